@@ -1,0 +1,183 @@
+"""Clients of a running Flow's gateway, over ZeroMQ."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any, Callable, Iterator
+
+import zmq
+import zmq.asyncio
+
+from mesh.client.callbacks import Callback, Callbacks
+from mesh.client.inputs import Inputs, batch_requests
+from mesh.client.progress import Progress
+from mesh.errors import BadRequestError, RequestTimeoutError, UnavailableError
+from mesh.types.request import Request
+
+__all__ = ["Client", "AsyncClient"]
+
+HealthCheck = Callable[[], str | None]
+_TICK_S = 0.1
+
+
+class _Base:
+    def __init__(self, args: argparse.Namespace | None = None, *, host: str = "127.0.0.1",
+                 port_expose: int | None = None, port: int | None = None, request_size: int = 100,
+                 prefetch: int = 64, timeout_s: float | None = None, show_progress: bool = False,
+                 health_check: HealthCheck | None = None) -> None:
+        if args is not None:
+            host = getattr(args, "host", host)
+            port_expose = getattr(args, "port_expose", port_expose)
+            request_size = getattr(args, "request_size", request_size)
+            show_progress = getattr(args, "show_progress", show_progress)
+        port_expose = port_expose or port
+        if not port_expose:
+            raise BadRequestError("Client needs the gateway's port: Client(host=..., port_expose=...)")
+        self.host, self.port_expose = host, int(port_expose)
+        self.request_size, self.prefetch = request_size, prefetch
+        self.timeout_s, self.show_progress, self.health_check = timeout_s, show_progress, health_check
+
+    @property
+    def address(self) -> str:
+        return f"tcp://{self.host}:{self.port_expose}"
+
+    def _requests(self, on: str, inputs: Inputs, parameters: dict[str, Any] | None,
+                  request_size: int | None) -> Iterator[Request]:
+        return batch_requests(on, inputs, request_size=request_size or self.request_size,
+                              parameters=parameters)
+
+    def _check(self, last_progress: float, pending: int) -> None:
+        problem = self.health_check() if self.health_check else None
+        if problem:
+            raise UnavailableError(f"{problem}; {pending} request(s) will not be answered")
+        if self.timeout_s is not None and time.monotonic() - last_progress > self.timeout_s:
+            raise RequestTimeoutError(
+                f"no response from the gateway at {self.address} for {self.timeout_s:g} s; "
+                f"{pending} request(s) pending. Is the Flow running and every pod up?")
+
+
+class Client(_Base):
+    """Sends Documents to a Flow and hands back its responses.
+
+    ``Client(host='1.2.3.4', port_expose=45678).index([Document(text='hi')], on_done=print)``
+    """
+
+    def post(self, on: str, inputs: Inputs = None, *, parameters: dict[str, Any] | None = None,
+             request_size: int | None = None, on_done: Callback | None = None,
+             on_error: Callback | None = None, on_always: Callback | None = None,
+             show_progress: bool | None = None) -> list[Request] | None:
+        callbacks = Callbacks(on_done, on_error, on_always)
+        progress = Progress(enabled=self.show_progress if show_progress is None else show_progress)
+        ctx = zmq.Context.instance()
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.address)
+        try:
+            self._run(sock, self._requests(on, inputs, parameters, request_size), callbacks, progress)
+        finally:
+            sock.close(0)
+        progress.done()
+        return callbacks.results if callbacks.collect else None
+
+    def _run(self, sock: zmq.Socket, reqs: Iterator[Request], callbacks: Callbacks,
+             progress: Progress) -> None:
+        pending = 0
+        exhausted = False
+        last = time.monotonic()
+        while not exhausted or pending:
+            while not exhausted and pending < self.prefetch:
+                req = next(reqs, None)
+                if req is None:
+                    exhausted = True
+                    break
+                sock.send_multipart(req.to_frames(), copy=False)
+                pending += 1
+            if not pending:
+                break
+            if sock.poll(int(_TICK_S * 1000)):
+                while pending and sock.poll(0):
+                    resp = Request.from_frames(sock.recv_multipart())
+                    pending -= 1
+                    last = time.monotonic()
+                    progress.update(resp.num_docs)
+                    callbacks(resp)
+            else:
+                self._check(last, pending)
+
+    def index(self, inputs: Inputs = None, **kwargs: Any) -> list[Request] | None:
+        return self.post("/index", inputs, **kwargs)
+
+    def search(self, inputs: Inputs = None, **kwargs: Any) -> list[Request] | None:
+        return self.post("/search", inputs, **kwargs)
+
+    def update(self, inputs: Inputs = None, **kwargs: Any) -> list[Request] | None:
+        return self.post("/update", inputs, **kwargs)
+
+    def delete(self, inputs: Inputs = None, **kwargs: Any) -> list[Request] | None:
+        return self.post("/delete", inputs, **kwargs)
+
+    def index_lines(self, lines: Any = None, *, filepath: str | None = None, **kwargs: Any) -> list[Request] | None:
+        """Index text lines, from a list or a file, one Document per line."""
+        if filepath is not None:
+            with open(filepath, encoding="utf-8") as fh:
+                lines = [line.rstrip("\n") for line in fh]
+        return self.index([str(x) for x in lines or []], **kwargs)
+
+    def search_lines(self, lines: Any = None, **kwargs: Any) -> list[Request] | None:
+        return self.search([str(x) for x in lines or []], **kwargs)
+
+
+class AsyncClient(_Base):
+    """The asyncio twin of :class:`Client`: ``await client.post(...)``."""
+
+    async def post(self, on: str, inputs: Inputs = None, *, parameters: dict[str, Any] | None = None,
+                   request_size: int | None = None, on_done: Callback | None = None,
+                   on_error: Callback | None = None, on_always: Callback | None = None,
+                   show_progress: bool | None = None) -> list[Request] | None:
+        callbacks = Callbacks(on_done, on_error, on_always)
+        progress = Progress(enabled=self.show_progress if show_progress is None else show_progress)
+        ctx = zmq.asyncio.Context.instance()
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.address)
+        try:
+            reqs = self._requests(on, inputs, parameters, request_size)
+            await self._run(sock, reqs, callbacks, progress)
+        finally:
+            sock.close(0)
+        progress.done()
+        return callbacks.results if callbacks.collect else None
+
+    async def _run(self, sock: zmq.asyncio.Socket, reqs: Iterator[Request], callbacks: Callbacks,
+                   progress: Progress) -> None:
+        pending = 0
+        exhausted = False
+        last = time.monotonic()
+        while not exhausted or pending:
+            while not exhausted and pending < self.prefetch:
+                req = next(reqs, None)
+                if req is None:
+                    exhausted = True
+                    break
+                await sock.send_multipart(req.to_frames(), copy=False)
+                pending += 1
+            if not pending:
+                break
+            try:
+                frames = await asyncio.wait_for(sock.recv_multipart(), _TICK_S)
+            except asyncio.TimeoutError:
+                self._check(last, pending)
+                continue
+            resp = Request.from_frames(frames)
+            pending -= 1
+            last = time.monotonic()
+            progress.update(resp.num_docs)
+            callbacks(resp)
+
+    async def index(self, inputs: Inputs = None, **kwargs: Any) -> list[Request] | None:
+        return await self.post("/index", inputs, **kwargs)
+
+    async def search(self, inputs: Inputs = None, **kwargs: Any) -> list[Request] | None:
+        return await self.post("/search", inputs, **kwargs)

@@ -1,0 +1,97 @@
+"""One error tree for the whole project.
+
+Every error carries an HTTP status and optional structured detail; the HTTP
+edge, the NATS replies and the CLI all render the same ``{"error", "message",
+"detail"}`` envelope from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "MeshError", "BadRequestError", "FlowConfigError", "ExecutorNotFoundError",
+    "NotFoundError", "PeaStartError", "RequestTimeoutError", "RemoteExecutionError",
+    "NotSupportedYetError", "UnauthorizedError", "ConflictError", "UnavailableError",
+]
+
+
+class MeshError(Exception):
+    """Root of every error the project raises on purpose."""
+
+    status: int = 500
+
+    def __init__(self, message: str, *, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": type(self).__name__, "message": self.message, "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> MeshError:
+        """Rebuild the same error type from an envelope (falls back to MeshError)."""
+        err_cls = _find(str(body.get("error"))) or MeshError
+        err = err_cls(str(body.get("message", "")), detail=body.get("detail") or {})
+        if err_cls is MeshError and "status" in body:
+            err.status = int(body["status"])
+        return err
+
+
+class BadRequestError(MeshError):
+    status = 400
+
+
+class FlowConfigError(BadRequestError):
+    """A Flow, Pod or executor configuration that cannot be built."""
+
+
+class ExecutorNotFoundError(FlowConfigError):
+    pass
+
+
+class NotSupportedYetError(BadRequestError):
+    pass
+
+
+class UnauthorizedError(MeshError):
+    status = 401
+
+
+class NotFoundError(MeshError):
+    status = 404
+
+
+class ConflictError(MeshError):
+    status = 409
+
+
+class PeaStartError(MeshError):
+    """A Pea that exited or failed before it reported ready."""
+
+    status = 500
+
+
+class RemoteExecutionError(MeshError):
+    """An executor raised while handling a request."""
+
+    status = 500
+
+
+class UnavailableError(MeshError):
+    status = 503
+
+
+class RequestTimeoutError(MeshError):
+    status = 504
+
+
+def _find(name: str, root: type[MeshError] = MeshError) -> type[MeshError] | None:
+    if root.__name__ == name:
+        return root
+    for sub in root.__subclasses__():
+        found = _find(name, sub)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,256 @@
+"""The bus: one nats-py connection that speaks event models instead of bytes.
+
+Handlers receive decoded models. A handler's return value is the reply (when the message
+has a reply subject); an exception in a handler is logged and, for requests, sent back as
+an :class:`ErrorReply` envelope, which :meth:`Bus.request` re-raises as
+:class:`RemoteError` with the same name, message, status and detail. Reconnects are
+nats-py's own (``allow_reconnect``, ``reconnect_time_wait``, ``max_reconnect_attempts``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import nats
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from pydantic import BaseModel
+
+from mesh.events import codec
+from mesh.events.errors import BusConnectError, BusTimeoutError, NoRespondersError, RemoteError
+from mesh.events.models import ErrorBody, ErrorReply
+
+__all__ = ["Bus", "Handler", "raise_for_error"]
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+Handler = Callable[[Any, Msg], Awaitable[BaseModel | None]]
+
+
+class Bus:
+    """A named NATS connection. Build it with ``await Bus.connect(url, name=...)``."""
+
+    def __init__(self, *, name: str, servers: list[str]) -> None:
+        self.name = name
+        self.servers = servers
+        self._nc = Client()
+        self._js: JetStreamContext | None = None
+        self._connected_once = False
+
+    def __repr__(self) -> str:
+        state = "connected" if self._nc.is_connected else "closed" if self._nc.is_closed else "down"
+        return f"Bus(name={self.name!r}, servers={self.servers!r}, {state})"
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str | Sequence[str],
+        *,
+        name: str,
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        creds: str | None = None,
+        tls_ca: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        connect_timeout_s: float = 5.0,
+        reconnect_wait_s: float = 2.0,
+        max_reconnects: int = -1,
+    ) -> Bus:
+        """Connect within ``connect_timeout_s`` or raise BusConnectError naming the URL.
+
+        ``url`` may be a comma-separated list or a sequence (a cluster). After the first
+        connect, nats-py reconnects by itself (``max_reconnects=-1``: forever).
+        """
+        servers = _split_servers(url)
+        if creds is not None:
+            _require_nkeys()
+        bus = cls(name=name, servers=servers)
+        options: dict[str, Any] = {
+            "servers": servers, "name": name, "user": user, "password": password, "token": token,
+            "user_credentials": creds, "tls": _tls_context(tls_ca, tls_cert, tls_key),
+            "connect_timeout": connect_timeout_s, "reconnect_time_wait": reconnect_wait_s,
+            "max_reconnect_attempts": max_reconnects, "allow_reconnect": True,
+        }
+        await bus._open({k: v for k, v in options.items() if v is not None}, connect_timeout_s)
+        return bus
+
+    async def _open(self, options: dict[str, Any], timeout_s: float) -> None:
+        callbacks = {
+            "error_cb": self._on_error, "disconnected_cb": self._on_disconnected,
+            "reconnected_cb": self._on_reconnected, "closed_cb": self._on_closed,
+        }
+        try:
+            await asyncio.wait_for(self._nc.connect(**options, **callbacks), timeout_s)
+        except (OSError, asyncio.TimeoutError, nats.errors.Error) as exc:
+            last = self._nc.last_error or exc
+            await self._nc.close()
+            raise BusConnectError(
+                f"cannot connect to NATS at {', '.join(self.servers)} within {timeout_s:g}s: "
+                f"{type(last).__name__}: {last}",
+                detail={"servers": self.servers},
+            ) from exc
+        self._connected_once = True
+        logger.info("%s connected to %s", self.name, self._nc.connected_url.netloc if self._nc.connected_url else "?")
+
+    @property
+    def nc(self) -> Client:
+        """The underlying nats-py client (for what the bus does not wrap)."""
+        return self._nc
+
+    @property
+    def jetstream(self) -> JetStreamContext:
+        if self._js is None:
+            self._js = self._nc.jetstream()
+        return self._js
+
+    @property
+    def is_connected(self) -> bool:
+        return self._nc.is_connected
+
+    async def publish(self, subject: str, model: BaseModel) -> None:
+        await self._nc.publish(subject, codec.encode(model))
+
+    async def request(self, subject: str, model: BaseModel, reply_cls: type[R], *, timeout_s: float) -> R:
+        """Send a request and return its decoded reply; RemoteError if it is an error envelope."""
+        try:
+            msg = await self._nc.request(subject, codec.encode(model), timeout=timeout_s)
+        except nats.errors.NoRespondersError as exc:
+            raise NoRespondersError(f"no responders on {subject}", detail={"subject": subject}) from exc
+        except nats.errors.TimeoutError as exc:
+            raise BusTimeoutError(
+                f"no reply on {subject} within {timeout_s:g}s", detail={"subject": subject}
+            ) from exc
+        reply = codec.decode_one_of(msg.data, [reply_cls, ErrorReply])
+        if isinstance(reply, ErrorReply):
+            raise _remote(reply.error, reply)
+        raise_for_error(reply)
+        return reply  # type: ignore[return-value]  # decode_one_of returned reply_cls
+
+    async def subscribe(
+        self, subject: str, model_cls: type[M], handler: Handler, *, queue: str | None = None
+    ) -> Subscription:
+        """Call ``handler(model, msg)`` for each message; its returned model is the reply."""
+
+        async def on_msg(msg: Msg) -> None:
+            await self._dispatch(msg, model_cls, handler)
+
+        sub = await self._nc.subscribe(subject, queue=queue or "", cb=on_msg)
+        logger.debug("%s subscribed to %s (queue=%s)", self.name, subject, queue)
+        return sub
+
+    async def _dispatch(self, msg: Msg, model_cls: type[M], handler: Handler) -> None:
+        try:
+            result = await handler(codec.decode(msg.data, model_cls), msg)
+        except asyncio.CancelledError as exc:
+            if _cancelling():
+                raise
+            await self._failed(msg, handler, exc)  # raised inside the handler, not at us
+        except Exception as exc:
+            await self._failed(msg, handler, exc)
+        else:
+            if result is not None and msg.reply:
+                await self.reply(msg, result)
+
+    async def _failed(self, msg: Msg, handler: Handler, exc: BaseException) -> None:
+        logger.warning(
+            "handler %s failed on %s: %s: %s", _name(handler), msg.subject, type(exc).__name__, exc,
+            exc_info=not hasattr(exc, "status"),
+        )
+        if msg.reply:
+            await self.reply_error(msg, exc)
+
+    async def reply(self, msg: Msg, model: BaseModel) -> None:
+        await self._nc.publish(msg.reply, codec.encode(model))
+
+    async def reply_error(self, msg: Msg, exc: BaseException) -> None:
+        """Answer a request with the error envelope of ``exc``."""
+        await self.reply(msg, ErrorReply(error=ErrorBody.from_exception(exc)))
+
+    async def flush(self, *, timeout_s: float = 5.0) -> None:
+        await self._nc.flush(timeout=timeout_s)
+
+    async def drain(self) -> None:
+        """Finish in-flight handlers, flush what is published, then close."""
+        if not self._nc.is_closed:
+            await self._nc.drain()
+
+    async def close(self) -> None:
+        if not self._nc.is_closed:
+            await self._nc.close()
+
+    async def __aenter__(self) -> Bus:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _on_error(self, exc: Exception) -> None:
+        level = logging.WARNING if self._connected_once else logging.DEBUG
+        logger.log(level, "%s: nats error: %s: %s", self.name, type(exc).__name__, exc)
+
+    async def _on_disconnected(self) -> None:
+        if self._connected_once:
+            logger.warning("%s disconnected from NATS", self.name)
+
+    async def _on_reconnected(self) -> None:
+        logger.info("%s reconnected to %s", self.name, self._nc.connected_url.netloc if self._nc.connected_url else "?")
+
+    async def _on_closed(self) -> None:
+        if self._connected_once:
+            logger.info("%s closed its NATS connection", self.name)
+
+
+def raise_for_error(reply: BaseModel) -> None:
+    """Raise RemoteError if a typed reply (e.g. SpawnReply) carries an ``error`` body."""
+    body = getattr(reply, "error", None)
+    if isinstance(body, ErrorBody):
+        raise _remote(body, reply)
+
+
+def _remote(body: ErrorBody, reply: BaseModel) -> RemoteError:
+    return RemoteError(body.message, error=body.error, status=body.status, detail=body.detail, reply=reply)
+
+
+def _split_servers(url: str | Sequence[str]) -> list[str]:
+    parts = url.split(",") if isinstance(url, str) else list(url)
+    servers = [p.strip() for p in parts if p.strip()]
+    if not servers:
+        raise ValueError(f"no NATS server URL in {url!r}")
+    return servers
+
+
+def _require_nkeys() -> None:
+    try:
+        import nkeys  # noqa: F401
+    except ImportError as exc:
+        raise BusConnectError("NATS creds files need the 'nkeys' package (pip install nkeys)") from exc
+
+
+def _tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    if not (ca or cert):
+        return None
+    ctx = ssl.create_default_context(cafile=ca)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def _cancelling() -> bool:
+    """True when the running task itself is being cancelled (Python 3.11+; else assume so)."""
+    task = asyncio.current_task()
+    return task is None or not hasattr(task, "cancelling") or task.cancelling() > 0
+
+
+def _name(handler: Handler) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)

@@ -1,0 +1,64 @@
+"""Errors raised by the event layer; all are ``MeshError`` so the edge maps them to a status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mesh.errors import BadRequestError, MeshError, NotFoundError, RequestTimeoutError, UnavailableError
+
+__all__ = [
+    "EventDecodeError", "BusConnectError", "BusTimeoutError", "NoRespondersError",
+    "RemoteError", "KeyNotFound",
+]
+
+
+class EventDecodeError(BadRequestError, ValueError):
+    """Bytes that are not valid JSON, or JSON that does not fit the expected model."""
+
+
+class BusConnectError(UnavailableError):
+    """The NATS server could not be reached (or refused us) within the connect deadline."""
+
+
+class BusTimeoutError(RequestTimeoutError):
+    """A request got no reply before its deadline."""
+
+
+class NoRespondersError(UnavailableError):
+    """Nobody subscribes to the subject a request was sent to."""
+
+
+class KeyNotFound(NotFoundError):
+    """A key that a KV bucket does not hold (or no longer holds, after TTL expiry)."""
+
+
+class RemoteError(MeshError):
+    """An error envelope received from the other side of a request, re-raised here.
+
+    ``error`` is the remote exception's class name, ``status`` its HTTP status.
+    ``reply`` holds the whole decoded reply when the envelope came inside a typed reply.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str,
+        status: int = 500,
+        detail: dict[str, Any] | None = None,
+        reply: Any = None,
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.error = error
+        self.status = status
+        self.reply = reply
+
+    def __str__(self) -> str:
+        return f"{self.error}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"RemoteError(error={self.error!r}, status={self.status}, message={self.message!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Forward the remote envelope unchanged (same name, not ``RemoteError``)."""
+        return {"error": self.error, "message": self.message, "detail": self.detail}

@@ -1,0 +1,133 @@
+"""Payloads that travel over the bus, one pydantic model per event.
+
+Each model has a versioned literal ``type`` (``"log.v1"``...). A breaking change gets a
+new model with ``.v2``; additive fields keep the version, and unknown fields are ignored
+on decode so that older nodes still read newer payloads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Event", "ErrorBody", "ErrorReply", "LogRecord", "NodeInfo", "LifecycleEvent",
+    "SpawnRequest", "SpawnReply", "KillRequest", "KillReply", "LifecycleKind", "LogStream",
+]
+
+LifecycleKind = Literal["started", "ready", "exited", "failed", "stopped"]
+LogStream = Literal["stdout", "stderr", "log"]
+
+
+class Event(BaseModel):
+    """Base of every payload: ignores unknown fields, has a ``type`` literal."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ErrorBody(BaseModel):
+    """The error envelope shared with the HTTP edge: ``{error, message, detail, status}``."""
+
+    error: str
+    message: str
+    detail: dict[str, Any] | None = None
+    status: int = 500
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorBody:
+        """Envelope for an exception; ``MeshError`` subclasses keep their status and detail."""
+        name, message = getattr(exc, "error", None), getattr(exc, "message", None)
+        status, detail = getattr(exc, "status", 500), getattr(exc, "detail", None)
+        return cls(
+            error=name if isinstance(name, str) and name else type(exc).__name__,
+            message=message if isinstance(message, str) and message else str(exc),
+            detail=detail if isinstance(detail, dict) and detail else None,
+            status=status if isinstance(status, int) else 500,
+        )
+
+
+class ErrorReply(Event):
+    """A reply that is only an error (the handler failed before building its reply)."""
+
+    type: Literal["error.v1"] = "error.v1"
+    error: ErrorBody
+
+
+class LogRecord(Event):
+    """One log line of one pea, published on ``jinad.logs.<flow>.<pod>.<pea>``."""
+
+    type: Literal["log.v1"] = "log.v1"
+    time: float = Field(description="epoch seconds")
+    level: str
+    node: str
+    flow: str
+    pod: str
+    pea: str
+    message: str
+    pid: int | None = None
+    stream: LogStream = "log"
+
+
+class NodeInfo(Event):
+    """A node's identity and load, kept in the ``jinad_nodes`` KV bucket."""
+
+    type: Literal["node.v1"] = "node.v1"
+    name: str
+    address: str = Field(description="advertised host other nodes and clients dial")
+    port: int = Field(description="HTTP edge port")
+    labels: dict[str, str] = Field(default_factory=dict)
+    cpu_count: int
+    load1: float
+    mem_total_mb: int
+    mem_available_mb: int
+    peas: int = 0
+    version: str
+    started: float = Field(description="epoch seconds")
+    heartbeat: float = Field(description="epoch seconds of this record")
+
+
+class LifecycleEvent(Event):
+    """A pea changed state; published on ``jinad.events.<flow>``."""
+
+    type: Literal["lifecycle.v1"] = "lifecycle.v1"
+    flow: str
+    pod: str
+    pea: str
+    node: str
+    kind: LifecycleKind
+    exit_code: int | None = None
+    detail: str | None = None
+    time: float
+
+
+class SpawnRequest(Event):
+    """Start the peas of one pod on the node that takes the request."""
+
+    type: Literal["spawn.request.v1"] = "spawn.request.v1"
+    flow_id: str
+    pod: str
+    peas: list[dict[str, Any]] = Field(default_factory=list, description="pea configs")
+    ready_timeout_s: float = 60.0
+
+
+class SpawnReply(Event):
+    type: Literal["spawn.reply.v1"] = "spawn.reply.v1"
+    ok: bool
+    peas: list[dict[str, Any]] = Field(default_factory=list, description="per-pea results")
+    error: ErrorBody | None = None
+
+
+class KillRequest(Event):
+    """Stop every pea of a flow, or of one pod of it."""
+
+    type: Literal["kill.request.v1"] = "kill.request.v1"
+    flow_id: str
+    pod: str | None = None
+
+
+class KillReply(Event):
+    type: Literal["kill.reply.v1"] = "kill.reply.v1"
+    ok: bool
+    peas: list[dict[str, Any]] = Field(default_factory=list, description="per-pea results")
+    error: ErrorBody | None = None

@@ -1,0 +1,181 @@
+"""The Flow: build a pipeline of Pods in Python or YAML, run it, send it Documents."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mesh.client.client import Client
+from mesh.errors import FlowConfigError, MeshError, NotSupportedYetError
+from mesh.flow.banner import ready_banner
+from mesh.flow.runner import LocalRunner
+from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
+from mesh.flow.topology import FlowPlan, check_graph, plan_flow
+from mesh.logs import console_logger
+from mesh.types.request import Request
+
+__all__ = ["Flow"]
+
+
+def _validation_message(exc: ValidationError, where: str) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "value"
+        msg = "unknown argument" if err["type"] == "extra_forbidden" else err["msg"]
+        problems.append(f"{loc}: {msg}")
+    return f"{where}: " + "; ".join(problems)
+
+
+class Flow:
+    """A pipeline of Pods: ``Flow().add(uses='_logforward').add(uses='_logforward')``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        try:
+            self.spec = FlowSpec(**kwargs)
+        except ValidationError as exc:
+            raise FlowConfigError(_validation_message(exc, "Flow arguments")) from exc
+        self.pods: list[PodSpec] = []
+        self.flow_id = uuid.uuid4().hex
+        self.plan: FlowPlan | None = None
+        self._runner: LocalRunner | None = None
+        self._client: Client | None = None
+        self.logger = console_logger("Flow", self.spec.log_level)
+
+    # -- building -------------------------------------------------------------
+    def add(self, **kwargs: Any) -> Flow:
+        """Append a Pod; it needs the previous Pod unless ``needs=`` says otherwise."""
+        label = kwargs.get("name") or f"pod{len(self.pods)}"
+        try:
+            pod = PodSpec(**kwargs)
+        except ValidationError as exc:
+            raise FlowConfigError(_validation_message(exc, f"pod {label!r}"), detail={"pod": label}) from exc
+        return self._append(pod)
+
+    def _append(self, pod: PodSpec) -> Flow:
+        if pod.name is None:
+            pod.name = f"pod{len(self.pods)}"
+        if any(p.name == pod.name for p in self.pods):
+            raise FlowConfigError(f"two pods are named {pod.name!r}; pod names must be unique",
+                                  detail={"pod": pod.name})
+        if pod.needs is None:
+            pod.needs = [self.pods[-1].name or GATEWAY] if self.pods else [GATEWAY]
+        check_graph([*self.pods, pod])
+        self.pods.append(pod)
+        return self
+
+    def needs(self, needs: str | list[str], name: str | None = None, uses: str = "_merge",
+              **kwargs: Any) -> Flow:
+        """Add a Pod that waits for every Pod in ``needs``; by default it merges their parts."""
+        return self.add(needs=needs, name=name, uses=uses, **kwargs)
+
+    join = needs
+
+    # -- running --------------------------------------------------------------
+    def start(self) -> Flow:
+        if self._runner is not None:
+            return self
+        for pod in self.pods:
+            if pod.host:
+                raise NotSupportedYetError(
+                    f"pod {pod.name!r} sets host={pod.host!r}; remote pods need a jinad mesh, "
+                    "which this installation does not provide yet", detail={"pod": pod.name})
+            if pod.image:
+                raise NotSupportedYetError(
+                    f"pod {pod.name!r} sets image={pod.image!r}; container pods are not available "
+                    "in this installation yet", detail={"pod": pod.name})
+        self.plan = plan_flow(self.flow_id, self.spec, self.pods)
+        configs: list[Any] = [self.plan.gateway]
+        timeouts = [self.spec.timeout_ready_s]
+        for pp in self.plan.pods:
+            configs.extend(pp.peas)
+            timeouts.extend([pp.spec.timeout_ready_s] * len(pp.peas))
+        self._runner = LocalRunner()
+        try:
+            self._runner.start_all(configs, timeouts)
+        except BaseException:
+            self._runner = None
+            raise
+        self.logger.info("%s", ready_banner(self.plan.gateway))
+        return self
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+            self.logger.info("%s terminated", self.spec.name)
+
+    def __enter__(self) -> Flow:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def health(self) -> str | None:
+        """None while every Pea runs; otherwise what stopped."""
+        if self._runner is None:
+            return "the Flow is not running; use it inside `with flow:` or call flow.start()"
+        dead = self._runner.dead()
+        if dead:
+            return "; ".join(f"{p.name} exited with code {p.returncode}" for p in dead)
+        return None
+
+    @property
+    def port_expose(self) -> int:
+        if self.plan is None:
+            raise MeshError("the Flow has not been started; its gateway port is chosen at start")
+        return self.plan.gateway.port_expose
+
+    @property
+    def port_http(self) -> int | None:
+        return self.plan.gateway.port_http if self.plan else None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None or self._client.port_expose != self.port_expose:
+            self._client = Client(host="127.0.0.1", port_expose=self.port_expose,
+                                  request_size=self.spec.request_size, health_check=self.health)
+        return self._client
+
+    def post(self, on: str, inputs: Any = None, **kwargs: Any) -> list[Request] | None:
+        return self.client.post(on, inputs, **kwargs)
+
+    def index(self, inputs: Any = None, **kwargs: Any) -> list[Request] | None:
+        return self.client.index(inputs, **kwargs)
+
+    def search(self, inputs: Any = None, **kwargs: Any) -> list[Request] | None:
+        return self.client.search(inputs, **kwargs)
+
+    def index_lines(self, lines: Any = None, **kwargs: Any) -> list[Request] | None:
+        return self.client.index_lines(lines, **kwargs)
+
+    def search_lines(self, lines: Any = None, **kwargs: Any) -> list[Request] | None:
+        return self.client.search_lines(lines, **kwargs)
+
+    # -- YAML -------------------------------------------------------------------
+    @classmethod
+    def load_config(cls, source: str | Path) -> Flow:
+        from mesh.flow.yamlio import flow_from_yaml
+
+        return flow_from_yaml(source)
+
+    def to_yaml(self) -> str:
+        from mesh.flow.yamlio import flow_to_yaml
+
+        return flow_to_yaml(self)
+
+    def save_config(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Flow):
+            return NotImplemented
+        return self.spec == other.spec and self.pods == other.pods
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        state = "running" if self._runner else "stopped"
+        return f"<Flow {self.spec.name} pods={[p.name for p in self.pods]} {state}>"

@@ -1,0 +1,61 @@
+"""Starting the Peas of a planned Flow on this machine, and stopping them in order."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable
+
+from mesh.errors import MeshError
+from mesh.runtime.config import GatewayConfig, PeaConfig
+from mesh.runtime.launcher import LineSink, PeaProcess, stop_all
+
+__all__ = ["LocalRunner"]
+
+logger = logging.getLogger(__name__)
+
+
+class LocalRunner:
+    """Owns the processes of one Flow: all start together, all stop, nothing is left."""
+
+    def __init__(self, *, sink: LineSink | None = None, stop_grace_s: float = 3.0) -> None:
+        self.sink = sink
+        self.stop_grace_s = stop_grace_s
+        self.peas: list[PeaProcess] = []
+
+    def launch(self, configs: Iterable[PeaConfig | GatewayConfig]) -> list[PeaProcess]:
+        started = []
+        for cfg in configs:
+            kind = "gateway" if isinstance(cfg, GatewayConfig) else "pea"
+            proc = PeaProcess(kind=kind, name=cfg.name, config_json=cfg.model_dump_json(),
+                              port_ctrl=cfg.port_ctrl, sink=self.sink,
+                              env=getattr(cfg, "env", None) or None)
+            self.peas.append(proc)
+            proc.start()
+            started.append(proc)
+        return started
+
+    def wait_ready(self, peas: list[PeaProcess], timeouts_s: list[float]) -> None:
+        """Wait for all; on the first failure the error names the Pea and why."""
+        start = time.monotonic()
+        for proc, timeout_s in zip(peas, timeouts_s):
+            remaining = max(timeout_s - (time.monotonic() - start), 0.05)
+            proc.wait_ready(remaining)
+
+    def dead(self) -> list[PeaProcess]:
+        return [p for p in self.peas if p.returncode is not None]
+
+    def stop(self) -> None:
+        """Stop every Pea, the last started first; never raises."""
+        stop_all(list(reversed(self.peas)), self.stop_grace_s)
+        self.peas.clear()
+
+    def start_all(self, configs: list[PeaConfig | GatewayConfig], timeouts_s: list[float]) -> None:
+        try:
+            procs = self.launch(configs)
+            self.wait_ready(procs, timeouts_s)
+        except BaseException as exc:
+            self.stop()
+            if isinstance(exc, MeshError):
+                raise exc from None
+            raise

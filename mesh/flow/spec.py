@@ -1,0 +1,97 @@
+"""The arguments of a Flow and of each Pod: one model for the API and for YAML."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["PodSpec", "FlowSpec", "FlowDocument", "GATEWAY", "check_name"]
+
+GATEWAY = "gateway"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+Port = int
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"pod name {name!r} must be letters, digits, '-' or '_' "
+                         "(at most 63, starting with a letter or digit)")
+    if name == GATEWAY:
+        raise ValueError("'gateway' is reserved for the Flow's gateway")
+    return name
+
+
+def _port(value: int | None) -> int | None:
+    if value is not None and not 0 < value < 65536:
+        raise ValueError(f"port {value} is out of range 1-65535")
+    return value
+
+
+class PodSpec(BaseModel):
+    """One Pod of a Flow, as ``Flow.add(...)`` and a Flow YAML's ``pods:`` give it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str | None = Field(None, description="unique within the Flow; pod0, pod1... when unset")
+    uses: str = Field("_pass", description="built-in (_pass, _logforward, _merge...), "
+                      "executor YAML path, or 'package.module:Class'")
+    uses_with: dict[str, Any] = Field(default_factory=dict, description="executor constructor arguments")
+    uses_before: str | None = Field(None, description="executor of the head of a replicated pod")
+    uses_after: str | None = Field(None, description="executor of the tail of a replicated pod")
+    needs: list[str] | None = Field(None, description="upstream pods; the previous pod when unset")
+    method: Literal["add", "needs"] | None = Field(None, description="YAML only: how the pod was added")
+    replicas: int = Field(1, ge=1, validation_alias=AliasChoices("replicas", "parallel"),
+                          description="number of Peas (processes or containers)")
+    polling: Literal["any", "all"] = Field("any", description="any: one replica per request; all: every replica")
+    port_in: int | None = Field(None, description="port the pod receives on (bound)")
+    port_out: int | None = Field(None, description="bind the pod's output on this port instead of dialling")
+    port_ctrl: int | None = Field(None, description="control port of the pod's (first) Pea")
+    port_expose: int | None = Field(None, description="with host: the port of that node's jinad edge")
+    host: str | None = Field(None, description="node address or name to run on (jinad mesh)")
+    image: str | None = Field(None, description="run each replica in a container of this image")
+    labels: dict[str, str] = Field(default_factory=dict, description="place on a node with these labels")
+    env: dict[str, str] = Field(default_factory=dict, description="environment of the pod's Peas")
+    timeout_ready_s: float = Field(30.0, gt=0, validation_alias=AliasChoices("timeout_ready_s", "timeout_ready"),
+                                   description="how long each Pea may take to be ready")
+
+    _check_ports = field_validator("port_in", "port_out", "port_ctrl", "port_expose")(_port)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value)
+
+    @field_validator("needs", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class FlowSpec(BaseModel):
+    """A Flow's own arguments (``Flow(...)``, YAML ``with:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("flow", description="shown in logs")
+    port_expose: int | None = Field(None, description="the gateway's ZeroMQ port for Clients")
+    port_http: int | None = Field(None, description="the gateway's HTTP JSON port")
+    http: bool = Field(True, description="serve HTTP JSON on the gateway too")
+    request_size: int = Field(100, ge=1, description="Documents per request when a list is sent")
+    timeout_ready_s: float = Field(30.0, gt=0, description="default Pea ready deadline")
+    log_level: str = Field("INFO", description="DEBUG shows per-message counts")
+    env: dict[str, str] = Field(default_factory=dict, description="environment of every Pea")
+
+    _check_ports = field_validator("port_expose", "port_http")(_port)
+
+
+class FlowDocument(BaseModel):
+    """The schema of a Flow YAML file (after its ``!Flow`` tag)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    version: str | int = "1"
+    with_: FlowSpec = Field(default_factory=FlowSpec, alias="with")
+    env: dict[str, str] = Field(default_factory=dict)
+    pods: list[PodSpec] = Field(default_factory=list)

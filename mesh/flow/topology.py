@@ -1,0 +1,156 @@
+"""From Pod specs to Pea configurations: who binds, who dials, on which ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from mesh.errors import FlowConfigError
+from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
+from mesh.runtime.config import GatewayConfig, PeaConfig, SocketSpec
+from mesh.runtime.ports import free_port
+
+__all__ = ["PodPlan", "FlowPlan", "plan_flow", "check_graph"]
+
+PortAllocator = Callable[[], int]
+
+
+@dataclass
+class PodPlan:
+    spec: PodSpec
+    head: PeaConfig | None
+    replicas: list[PeaConfig]
+    tail: PeaConfig | None
+
+    @property
+    def name(self) -> str:
+        assert self.spec.name is not None
+        return self.spec.name
+
+    @property
+    def entry(self) -> PeaConfig:
+        return self.head or self.replicas[0]
+
+    @property
+    def exit(self) -> PeaConfig:
+        return self.tail or self.replicas[0]
+
+    @property
+    def peas(self) -> list[PeaConfig]:
+        return [p for p in (self.head, *self.replicas, self.tail) if p is not None]
+
+
+@dataclass
+class FlowPlan:
+    flow_id: str
+    gateway: GatewayConfig
+    pods: list[PodPlan] = field(default_factory=list)
+
+    def pod(self, name: str) -> PodPlan:
+        return next(p for p in self.pods if p.name == name)
+
+
+def check_graph(pods: list[PodSpec]) -> None:
+    """Every ``needs`` names an earlier-known pod, and there is no cycle."""
+    names = {p.name for p in pods}
+    for pod in pods:
+        for need in pod.needs or []:
+            if need != GATEWAY and need not in names:
+                raise FlowConfigError(
+                    f"pod {pod.name!r} needs {need!r}, which is not a pod of this Flow; "
+                    f"pods are {', '.join(sorted(n for n in names if n))}",
+                    detail={"pod": pod.name})
+            if need == pod.name:
+                raise FlowConfigError(f"pod {pod.name!r} needs itself", detail={"pod": pod.name})
+    needs = {p.name: [n for n in (p.needs or []) if n != GATEWAY] for p in pods}
+    state: dict[str | None, int] = {}
+
+    def visit(name: str | None, path: list[str | None]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join(str(n) for n in path[path.index(name):] + [name])
+            raise FlowConfigError(f"the pods' needs form a cycle: {cycle}", detail={"pod": name})
+        state[name] = 1
+        for up in needs.get(name, []):
+            visit(up, path + [name])
+        state[name] = 2
+
+    for pod in pods:
+        visit(pod.name, [])
+
+
+def plan_flow(flow_id: str, spec: FlowSpec, pods: list[PodSpec], *,
+              port: PortAllocator = free_port) -> FlowPlan:
+    check_graph(pods)
+    gw = GatewayConfig(flow_id=flow_id, port_expose=spec.port_expose or port(),
+                       port_http=(spec.port_http or port()) if spec.http else None,
+                       port_ctrl=port(), log_level=spec.log_level)
+    gw_in = SocketSpec(mode="bind", port=port())
+    gw.inputs.append(gw_in)
+    plan = FlowPlan(flow_id=flow_id, gateway=gw)
+    for pod in pods:
+        plan.pods.append(_plan_pod(flow_id, spec, pod, port))
+    downstream: dict[str, list[PodPlan]] = {}
+    for pp in plan.pods:
+        ups = pp.spec.needs or [GATEWAY]
+        pp.entry.num_parts = len(ups)
+        for up in ups:
+            downstream.setdefault(up, []).append(pp)
+    for pp in plan.pods:
+        _wire_outputs(pp.exit, pp.spec, downstream.get(pp.name, []))
+    for pp in downstream.get(GATEWAY, []):
+        gw.outputs.append(_dial(pp.entry))
+    ends = [pp for pp in plan.pods if pp.name not in downstream]
+    gw.num_parts = len(ends)
+    for pp in ends:
+        pp.exit.outputs.append(SocketSpec(mode="connect", addresses=[f"127.0.0.1:{gw_in.port}"]))
+    return plan
+
+
+def _wire_outputs(sender: PeaConfig, spec: PodSpec, receivers: list[PodPlan]) -> None:
+    if spec.port_out is None:
+        sender.outputs.extend(_dial(r.entry) for r in receivers)
+        return
+    if len(receivers) != 1:
+        raise FlowConfigError(
+            f"pod {spec.name!r} sets port_out but has {len(receivers)} downstream pods; a bound "
+            "output can feed exactly one pod", detail={"pod": spec.name})
+    sender.outputs.append(SocketSpec(mode="bind", port=spec.port_out))
+    receivers[0].entry.inputs.append(SocketSpec(mode="connect", addresses=[f"127.0.0.1:{spec.port_out}"]))
+
+
+def _dial(target: PeaConfig) -> SocketSpec:
+    bound = next(s for s in target.inputs if s.mode == "bind")
+    return SocketSpec(mode="connect", addresses=[f"127.0.0.1:{bound.port}"])
+
+
+def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator) -> PodPlan:
+    assert pod.name is not None
+    env = {**flow.env, **pod.env}
+
+    def pea(name: str, uses: str, role: str, *, replica_id: int = -1, in_port: int | None = None,
+            ctrl: int | None = None) -> PeaConfig:
+        return PeaConfig(name=name, pod=pod.name or "", flow_id=flow_id, role=role, uses=uses,  # type: ignore[arg-type]
+                         uses_with=pod.uses_with if role == "pea" else {},
+                         inputs=[SocketSpec(mode="bind", port=in_port or port())],
+                         port_ctrl=ctrl or port(), replica_id=replica_id, log_level=flow.log_level,
+                         env=env, image=pod.image if role == "pea" else None)
+
+    if pod.replicas == 1 and not pod.uses_before and not pod.uses_after:
+        single = pea(pod.name, pod.uses, "pea", in_port=pod.port_in, ctrl=pod.port_ctrl)
+        return PodPlan(spec=pod, head=None, replicas=[single], tail=None)
+    head = pea(f"{pod.name}/head", pod.uses_before or "_route", "head", in_port=pod.port_in,
+               ctrl=pod.port_ctrl)
+    reps = [pea(f"{pod.name}/{i}", pod.uses, "pea", replica_id=i) for i in range(pod.replicas)]
+    tail = pea(f"{pod.name}/tail", pod.uses_after or "_route", "tail")
+    addresses = [_dial(r).addresses[0] for r in reps]
+    if pod.polling == "any":
+        head.outputs.append(SocketSpec(mode="connect", addresses=addresses))
+    else:
+        head.outputs.extend(SocketSpec(mode="connect", addresses=[a]) for a in addresses)
+        tail.num_parts = pod.replicas
+    for r in reps:
+        r.outputs.append(_dial(tail))
+    return PodPlan(spec=pod, head=head, replicas=reps, tail=tail)
+

@@ -1,0 +1,103 @@
+"""The loop every Pea and gateway runs: data sockets, a control socket, a clean stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+import zmq
+
+from mesh.runtime.sockets import bind_port
+from mesh.types.codec import dumps, loads
+
+__all__ = ["Runtime"]
+
+logger = logging.getLogger("mesh.pea")
+
+_POLL_MS = 500
+
+
+class _Stop(Exception):
+    """Raised from the signal handler to leave a blocking poll at once."""
+
+
+class Runtime:
+    """Binds a control socket last, so that an answer on it means READY."""
+
+    def __init__(self, *, name: str, port_ctrl: int) -> None:
+        self.name = name
+        self.port_ctrl = port_ctrl
+        self.ctx = zmq.Context()
+        self.poller = zmq.Poller()
+        self.ctrl: zmq.Socket | None = None
+        self.running = False
+        self.counts = {"recv": 0, "sent": 0, "recv_bytes": 0, "sent_bytes": 0, "failed": 0}
+        self._parent = int(os.environ.get("MESH_PARENT_PID", "0") or 0)
+        self._handlers: dict[zmq.Socket, Any] = {}
+
+    def register(self, sock: zmq.Socket, handler: Any) -> None:
+        self.poller.register(sock, zmq.POLLIN)
+        self._handlers[sock] = handler
+
+    def open_ctrl(self) -> None:
+        ctrl = self.ctx.socket(zmq.ROUTER)
+        ctrl.setsockopt(zmq.LINGER, 0)
+        bind_port(ctrl, self.port_ctrl, owner=self.name)
+        self.ctrl = ctrl
+        self.register(ctrl, self._on_ctrl)
+
+    def run_forever(self) -> None:
+        self.running = True
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        logger.info("ready and listening")
+        try:
+            while self.running:
+                self._poll_once()
+        except _Stop:
+            pass
+        finally:
+            self.close()
+
+    def _poll_once(self) -> None:
+        try:
+            events = self.poller.poll(_POLL_MS)
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EINTR:
+                return
+            raise
+        for sock, _ in events:
+            self._handlers[sock](sock)
+        if not events and self._parent and os.getppid() != self._parent:
+            logger.warning("parent process %d is gone, stopping", self._parent)
+            self.running = False
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.running = False
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise _Stop()
+
+    def _on_ctrl(self, sock: zmq.Socket) -> None:
+        frames = sock.recv_multipart()
+        ident, body = frames[:-1], frames[-1]
+        try:
+            cmd = loads(body).get("cmd", "status")
+        except Exception:
+            cmd = "status"
+        if cmd == "terminate":
+            self.running = False
+        reply = {"ok": True, "cmd": cmd, "pea": self.name, "pid": os.getpid(),
+                 "time": time.time(), "counts": self.counts, **self.status_extra()}
+        sock.send_multipart([*ident, dumps(reply)])
+
+    def status_extra(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        c = self.counts
+        logger.info("terminated (#recv: %d #sent: %d #failed: %d)", c["recv"], c["sent"], c["failed"])
+        self.ctx.destroy(linger=0)

@@ -1,0 +1,44 @@
+"""Process entry point of a Pea or gateway: ``python -m mesh.runtime.entry KIND CONFIG_JSON``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from mesh.errors import MeshError
+from mesh.logs import StreamToLogger, setup_pea_logging
+
+logger = logging.getLogger("mesh.pea")
+
+
+def main(argv: list[str] | None = None) -> int:
+    kind, raw = (argv or sys.argv[1:])[:2]
+    if kind == "gateway":
+        from mesh.runtime.config import GatewayConfig
+        from mesh.runtime.gateway import GatewayRuntime
+
+        gw = GatewayConfig.model_validate_json(raw)
+        setup_pea_logging(gw.name, gw.log_level)
+        factory = lambda: GatewayRuntime(gw)  # noqa: E731
+    else:
+        from mesh.runtime.config import PeaConfig
+        from mesh.runtime.pea import PeaRuntime
+
+        cfg = PeaConfig.model_validate_json(raw)
+        setup_pea_logging(cfg.name, cfg.log_level)
+        factory = lambda: PeaRuntime(cfg)  # noqa: E731
+    sys.stdout = StreamToLogger(logging.getLogger("mesh.print"))  # type: ignore[assignment]
+    try:
+        runtime = factory()
+    except MeshError as exc:
+        logger.error("%s", exc.message)
+        return 2
+    except Exception as exc:  # the executor's own constructor, or its imports
+        logger.exception("failed to start: %s: %s", type(exc).__name__, exc)
+        return 1
+    runtime.run_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

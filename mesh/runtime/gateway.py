@@ -1,0 +1,79 @@
+"""The gateway: takes client requests into the Flow and returns the results."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import zmq
+
+from mesh.runtime.base import Runtime
+from mesh.runtime.config import GatewayConfig, SocketSpec
+from mesh.runtime.parts import PartCollector, merge_headers
+from mesh.runtime.sockets import HWM, open_socket
+from mesh.types.request import Request
+
+__all__ = ["GatewayRuntime"]
+
+logger = logging.getLogger("mesh.pea")
+
+
+class GatewayRuntime(Runtime):
+    def __init__(self, config: GatewayConfig) -> None:
+        super().__init__(name=config.name, port_ctrl=config.port_ctrl)
+        self.config = config
+        self.collector = PartCollector(config.num_parts)
+        self.pending: dict[str, tuple[list[bytes], float]] = {}
+        self.outputs = [open_socket(self.ctx, zmq.PUSH, s, owner=config.name) for s in config.outputs]
+        for spec in config.inputs:
+            self.register(open_socket(self.ctx, zmq.PULL, spec, owner=config.name), self._on_result)
+        self.frontend = open_socket(self.ctx, zmq.ROUTER, SocketSpec(mode="bind", port=config.port_expose),
+                                    owner=config.name)
+        self.frontend.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self.frontend.setsockopt(zmq.SNDHWM, HWM)
+        self.register(self.frontend, self._on_client)
+        self.http = None
+        if config.port_http:
+            from mesh.runtime.http_gateway import HttpGateway
+
+            self.http = HttpGateway(port_http=config.port_http, port_expose=config.port_expose)
+            self.http.start()
+        self.open_ctrl()
+
+    def _on_client(self, sock: zmq.Socket) -> None:
+        frames = sock.recv_multipart()
+        ident, body = frames[:1], frames[1:]  # clients are DEALERs: [identity, *request]
+        req = Request.from_frames(body)
+        self.counts["recv"] += 1
+        req.enter("gateway", "gateway")["end"] = time.time()
+        self.pending[req.id] = (ident, time.monotonic())
+        out = req.to_frames()
+        for s in self.outputs:
+            s.send_multipart(out, copy=False)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("send: %d recv: %d pending: %d", self.counts["sent"], self.counts["recv"],
+                         len(self.pending))
+
+    def _on_result(self, sock: zmq.Socket) -> None:
+        parts = self.collector.add(Request.from_frames(sock.recv_multipart()))
+        if parts is None:
+            return
+        req = merge_headers(parts)
+        waiting = self.pending.pop(req.id, None)
+        if waiting is None:
+            logger.warning("result for unknown request %s dropped", req.id)
+            return
+        self.frontend.send_multipart([*waiting[0], *req.to_frames()], copy=False)
+        self.counts["sent"] += 1
+        if req.failed:
+            self.counts["failed"] += 1
+
+    def status_extra(self) -> dict[str, Any]:
+        return {"pod": "gateway", "pending": len(self.pending), "port_expose": self.config.port_expose,
+                "port_http": self.config.port_http}
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.stop()
+        super().close()

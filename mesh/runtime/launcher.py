@@ -1,0 +1,145 @@
+"""Starting a Pea as a local process, knowing when it is ready, and stopping it."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable
+
+from mesh.errors import PeaStartError
+from mesh.runtime.control import ControlClient
+
+__all__ = ["PeaProcess", "LineSink", "stop_all"]
+
+logger = logging.getLogger(__name__)
+
+LineSink = Callable[[str], None]
+_TAIL = 40
+
+
+def _stderr_sink(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+class PeaProcess:
+    """One Pea or gateway in a child process of its own process group."""
+
+    def __init__(self, *, kind: str, name: str, config_json: str, port_ctrl: int,
+                 sink: LineSink | None = None, env: dict[str, str] | None = None,
+                 cwd: str | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        self.config_json = config_json
+        self.port_ctrl = port_ctrl
+        self.sink = sink or _stderr_sink
+        self.env = env or {}
+        self.cwd = cwd
+        self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        pid = self.proc.pid if self.proc else None
+        return f"<PeaProcess {self.name} pid={pid} ctrl={self.port_ctrl}>"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll() if self.proc else None
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env, "MESH_PARENT_PID": str(os.getpid()), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mesh.runtime.entry", self.kind, self.config_json],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, cwd=self.cwd, start_new_session=True)
+        self._reader = threading.Thread(target=self._read, name=f"log-{self.name}", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.tail.append(line)
+            try:
+                self.sink(line)
+            except Exception:  # a broken sink must not stop the draining of the pipe
+                logger.exception("log sink for %s failed", self.name)
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Return when the control socket answers; raise if the process exits or time runs out."""
+        ctrl = ControlClient("127.0.0.1", self.port_ctrl)
+        deadline = time.monotonic() + timeout_s
+        try:
+            ctrl.send("status")
+            while True:
+                if ctrl.poll(0.02) is not None:
+                    return
+                if self.returncode is not None:
+                    raise self._start_error(f"exited with code {self.returncode} before it was ready")
+                if time.monotonic() > deadline:
+                    raise self._start_error(f"was not ready within {timeout_s:g} s")
+        finally:
+            ctrl.close()
+
+    def _start_error(self, what: str) -> PeaStartError:
+        if self._reader is not None and self.returncode is not None:
+            self._reader.join(timeout=1)
+        lines = list(self.tail)[-10:]
+        text = "\n".join(lines)
+        return PeaStartError(f"{self.name} {what}" + (f"; last log lines:\n{text}" if lines else ""),
+                             detail={"pea": self.name, "exit_code": self.returncode, "log_tail": lines})
+
+    def stop(self, grace_s: float = 3.0) -> None:
+        """SIGTERM the process group, wait, then SIGKILL; never raises."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            self._join_reader()
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            logger.warning("%s did not stop within %.1f s, killing it", self.name, grace_s)
+            self._signal(signal.SIGKILL)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                logger.error("%s (pid %d) survived SIGKILL", self.name, proc.pid)
+        self._join_reader()
+
+    def terminate(self) -> None:
+        """Ask the process group to stop without waiting."""
+        if self.proc is not None and self.proc.poll() is None:
+            self._signal(signal.SIGTERM)
+
+    def _signal(self, sig: int) -> None:
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _join_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+
+
+def stop_all(peas: list[PeaProcess], grace_s: float) -> None:
+    """SIGTERM every Pea at once, then wait for each (SIGKILL after the grace); never raises."""
+    for pea in peas:
+        pea.terminate()
+    for pea in peas:
+        try:
+            pea.stop(grace_s)
+        except Exception:  # noqa: BLE001 - stopping must reach every Pea
+            logger.exception("stopping %s failed", pea.name)

@@ -1,0 +1,55 @@
+"""Collecting the parts of one request that several upstreams send."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from mesh.executors.reduce import merge_by_id
+from mesh.types.request import Request
+
+__all__ = ["PartCollector", "merge_headers"]
+
+
+class PartCollector:
+    """Holds parts by request id until ``num_parts`` of them have arrived."""
+
+    def __init__(self, num_parts: int) -> None:
+        self.num_parts = num_parts
+        self._pending: dict[str, list[Request]] = {}
+        self._first_seen: dict[str, float] = {}
+
+    def add(self, req: Request) -> list[Request] | None:
+        """Return every part once the last one arrives, else None."""
+        if self.num_parts <= 1:
+            return [req]
+        parts = self._pending.setdefault(req.id, [])
+        if not parts:
+            self._first_seen[req.id] = time.monotonic()
+        parts.append(req)
+        if len(parts) < self.num_parts:
+            return None
+        del self._pending[req.id]
+        del self._first_seen[req.id]
+        return parts
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+
+def merge_headers(parts: Sequence[Request]) -> Request:
+    """One request from several parts: routes joined, the first failure kept, docs merged."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    seen = {(e["pea"], e["start"]) for e in first.route}
+    for part in parts[1:]:
+        for entry in part.route:
+            key = (entry["pea"], entry["start"])
+            if key not in seen:
+                seen.add(key)
+                first.route.append(entry)
+        if part.failed and not first.failed:
+            first.header["status"] = part.status
+    first.docs = merge_by_id([p.docs for p in parts])
+    return first

@@ -1,0 +1,40 @@
+"""ZeroMQ sockets of a Pea, opened from SocketSpecs."""
+
+from __future__ import annotations
+
+import zmq
+
+from mesh.errors import PeaStartError
+from mesh.runtime.config import SocketSpec
+
+__all__ = ["open_socket", "bind_port", "HWM"]
+
+HWM = 10_000
+
+
+def open_socket(ctx: zmq.Context, kind: int, spec: SocketSpec, *, owner: str) -> zmq.Socket:
+    sock = ctx.socket(kind)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, HWM)
+    sock.setsockopt(zmq.RCVHWM, HWM)
+    sock.setsockopt(zmq.RECONNECT_IVL, 20)
+    sock.setsockopt(zmq.RECONNECT_IVL_MAX, 500)
+    if spec.mode == "bind":
+        assert spec.port is not None
+        bind_port(sock, spec.port, owner=owner)
+    else:
+        for address in spec.addresses:
+            sock.connect(f"tcp://{address}")
+    return sock
+
+
+def bind_port(sock: zmq.Socket, port: int, *, owner: str, host: str = "0.0.0.0") -> None:
+    try:
+        sock.bind(f"tcp://{host}:{port}")
+    except zmq.ZMQError as exc:
+        sock.close(0)
+        raise PeaStartError(
+            f"{owner}: cannot bind port {port}: {exc.strerror}; another process uses it, "
+            "choose another port or leave it unset to get a free one",
+            detail={"port": port},
+        ) from exc
