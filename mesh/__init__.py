@@ -1,12 +1,41 @@
-"""jinad mesh: neural-search Flows of Pods over ZeroMQ, across a mesh of jinad daemons."""
+"""jinad mesh: neural-search Flows of Pods over ZeroMQ, across a mesh of jinad daemons.
 
-from mesh.client.client import AsyncClient, Client
-from mesh.executors.base import Executor, requests
-from mesh.flow.flow import Flow
-from mesh.types.document import Document, DocumentArray
-from mesh.types.request import Request
+Names are imported on first use, so that a Pea process starts without loading
+the Flow and Client machinery it does not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Flow", "Document", "DocumentArray", "Client", "AsyncClient", "Executor", "requests",
-           "Request", "__version__"]
+_EXPORTS = {
+    "Flow": "mesh.flow.flow",
+    "Document": "mesh.types.document",
+    "DocumentArray": "mesh.types.document",
+    "Client": "mesh.client.client",
+    "AsyncClient": "mesh.client.client",
+    "Executor": "mesh.executors.base",
+    "requests": "mesh.executors.base",
+    "Request": "mesh.types.request",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:
+    from mesh.client.client import AsyncClient, Client
+    from mesh.executors.base import Executor, requests
+    from mesh.flow.flow import Flow
+    from mesh.types.document import Document, DocumentArray
+    from mesh.types.request import Request
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mesh' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -38,6 +38,7 @@ class _Base:
         self.host, self.port_expose = host, int(port_expose)
         self.request_size, self.prefetch = request_size, prefetch
         self.timeout_s, self.show_progress, self.health_check = timeout_s, show_progress, health_check
+        self._sock: Any = None
 
     @property
     def address(self) -> str:
@@ -70,41 +71,60 @@ class Client(_Base):
              show_progress: bool | None = None) -> list[Request] | None:
         callbacks = Callbacks(on_done, on_error, on_always)
         progress = Progress(enabled=self.show_progress if show_progress is None else show_progress)
-        ctx = zmq.Context.instance()
-        sock = ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(self.address)
-        try:
-            self._run(sock, self._requests(on, inputs, parameters, request_size), callbacks, progress)
-        finally:
-            sock.close(0)
+        self._run(self._socket(), self._requests(on, inputs, parameters, request_size), callbacks, progress)
         progress.done()
         return callbacks.results if callbacks.collect else None
 
+    def _socket(self) -> zmq.Socket:
+        """One connection, kept across calls: a new one per call would cost a handshake."""
+        if self._sock is None:
+            self._sock = zmq.Context.instance().socket(zmq.DEALER)
+            self._sock.setsockopt(zmq.LINGER, 0)
+            self._sock.connect(self.address)
+        return self._sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close(0)
+            self._sock = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        sock = getattr(self, "_sock", None)
+        if sock is not None:
+            sock.close(0)
+
     def _run(self, sock: zmq.Socket, reqs: Iterator[Request], callbacks: Callbacks,
              progress: Progress) -> None:
-        pending = 0
+        pending: set[str] = set()
         exhausted = False
         last = time.monotonic()
         while not exhausted or pending:
-            while not exhausted and pending < self.prefetch:
+            while not exhausted and len(pending) < self.prefetch:
                 req = next(reqs, None)
                 if req is None:
                     exhausted = True
                     break
                 sock.send_multipart(req.to_frames(), copy=False)
-                pending += 1
+                pending.add(req.id)
             if not pending:
                 break
-            if sock.poll(int(_TICK_S * 1000)):
-                while pending and sock.poll(0):
-                    resp = Request.from_frames(sock.recv_multipart())
-                    pending -= 1
-                    last = time.monotonic()
-                    progress.update(resp.num_docs)
-                    callbacks(resp)
-            else:
-                self._check(last, pending)
+            if not sock.poll(int(_TICK_S * 1000)):
+                self._check(last, len(pending))
+                continue
+            while pending and sock.poll(0):
+                resp = Request.from_frames(sock.recv_multipart())
+                if resp.id not in pending:
+                    continue  # a late answer to an earlier, abandoned call
+                pending.discard(resp.id)
+                last = time.monotonic()
+                progress.update(resp.num_docs)
+                callbacks(resp)
 
     def index(self, inputs: Inputs = None, **kwargs: Any) -> list[Request] | None:
         return self.post("/index", inputs, **kwargs)

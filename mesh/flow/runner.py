@@ -27,7 +27,7 @@ class LocalRunner:
         started = []
         for cfg in configs:
             kind = "gateway" if isinstance(cfg, GatewayConfig) else "pea"
-            proc = PeaProcess(kind=kind, name=cfg.name, config_json=cfg.model_dump_json(),
+            proc = PeaProcess(kind=kind, name=cfg.name, config_json=cfg.to_json(),
                               port_ctrl=cfg.port_ctrl, sink=self.sink,
                               env=getattr(cfg, "env", None) or None)
             self.peas.append(proc)

@@ -1,22 +1,28 @@
-"""What one Pea needs to know to run: its sockets, its executor, its place."""
+"""What one Pea needs to know to run: its sockets, its executor, its place.
+
+Plain dataclasses rather than pydantic models: a Pea process parses one of
+these at start, and importing pydantic would double its start time. They are
+built only by the Flow planner, which validates the user's input before.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
 
 __all__ = ["SocketSpec", "PeaConfig", "GatewayConfig"]
 
 
-class SocketSpec(BaseModel):
+@dataclass
+class SocketSpec:
     """One ZeroMQ data socket: bound on ``port``, or connected to ``addresses``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["bind", "connect"]
+    mode: str  # "bind" | "connect"
     port: int | None = None
-    addresses: list[str] = Field(default_factory=list)  # "host:port" when connecting
+    addresses: list[str] = field(default_factory=list)  # "host:port" when connecting
 
     def describe(self, kind: str) -> str:
         if self.mode == "bind":
@@ -24,40 +30,49 @@ class SocketSpec(BaseModel):
         return " ".join(f"tcp://{a} ({kind}_CONNECT)" for a in self.addresses)
 
 
-class PeaConfig(BaseModel):
-    """Everything a Pea process is started with; it travels as JSON."""
+class _Json:
+    def to_json(self) -> str:
+        return orjson.dumps(dataclasses.asdict(self)).decode()  # type: ignore[call-overload]
 
-    model_config = ConfigDict(extra="forbid")
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Any:
+        data = orjson.loads(raw)
+        for key in ("inputs", "outputs"):
+            data[key] = [SocketSpec(**s) for s in data.get(key, [])]
+        return cls(**data)
+
+
+@dataclass
+class PeaConfig(_Json):
+    """Everything a Pea process is started with; it travels as JSON."""
 
     name: str
     pod: str
-    flow_id: str = ""
-    role: Literal["pea", "head", "tail"] = "pea"
-    uses: str = "_pass"
-    uses_with: dict[str, Any] = Field(default_factory=dict)
-    base_dir: str | None = None  # where relative executor files are looked up
-    inputs: list[SocketSpec] = Field(default_factory=list)
-    outputs: list[SocketSpec] = Field(default_factory=list)
     port_ctrl: int
+    flow_id: str = ""
+    role: str = "pea"  # "pea" | "head" | "tail"
+    uses: str = "_pass"
+    uses_with: dict[str, Any] = field(default_factory=dict)
+    base_dir: str | None = None  # where relative executor files are looked up
+    inputs: list[SocketSpec] = field(default_factory=list)
+    outputs: list[SocketSpec] = field(default_factory=list)
     num_parts: int = 1
     replica_id: int = -1
     log_level: str = "INFO"
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
     image: str | None = None
 
 
-class GatewayConfig(BaseModel):
+@dataclass
+class GatewayConfig(_Json):
     """The gateway: clients in on ``port_expose`` (ZeroMQ) and ``port_http``."""
 
-    model_config = ConfigDict(extra="forbid")
-
+    port_expose: int
+    port_ctrl: int
     name: str = "gateway"
     flow_id: str = ""
-    port_expose: int
     port_http: int | None = None
-    port_ctrl: int
-    inputs: list[SocketSpec] = Field(default_factory=list)
-    outputs: list[SocketSpec] = Field(default_factory=list)
+    inputs: list[SocketSpec] = field(default_factory=list)
+    outputs: list[SocketSpec] = field(default_factory=list)
     num_parts: int = 1
     log_level: str = "INFO"
-    timeout_request_s: float | None = None

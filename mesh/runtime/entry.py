@@ -17,14 +17,14 @@ def main(argv: list[str] | None = None) -> int:
         from mesh.runtime.config import GatewayConfig
         from mesh.runtime.gateway import GatewayRuntime
 
-        gw = GatewayConfig.model_validate_json(raw)
+        gw = GatewayConfig.from_json(raw)
         setup_pea_logging(gw.name, gw.log_level)
         factory = lambda: GatewayRuntime(gw)  # noqa: E731
     else:
         from mesh.runtime.config import PeaConfig
         from mesh.runtime.pea import PeaRuntime
 
-        cfg = PeaConfig.model_validate_json(raw)
+        cfg = PeaConfig.from_json(raw)
         setup_pea_logging(cfg.name, cfg.log_level)
         factory = lambda: PeaRuntime(cfg)  # noqa: E731
     sys.stdout = StreamToLogger(logging.getLogger("mesh.print"))  # type: ignore[assignment]

@@ -1,0 +1,61 @@
+"""Documents as plain JSON for HTTP users (arrays as nested lists with their dtype)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mesh.errors import BadRequestError
+from mesh.types.document import Document
+
+__all__ = ["doc_to_json", "doc_from_json"]
+
+_SCALARS = ("text", "mime_type", "uri", "parent_id", "tags", "scores", "granularity")
+
+
+def doc_to_json(doc: Document) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": doc.id}
+    for name in _SCALARS:
+        value = getattr(doc, name)
+        if value:
+            out[name] = value
+    for name in ("blob", "embedding"):
+        value = getattr(doc, name)
+        if value is not None:
+            out[name] = {"dtype": value.dtype.str, "shape": list(value.shape), "data": value.tolist()}
+    if doc.chunks:
+        out["chunks"] = [doc_to_json(c) for c in doc.chunks]
+    if doc.matches:
+        out["matches"] = [doc_to_json(m) for m in doc.matches]
+    return out
+
+
+def doc_from_json(data: Any) -> Document:
+    if isinstance(data, str):
+        return Document(text=data)
+    if not isinstance(data, dict):
+        raise BadRequestError(f"a Document must be a JSON object or a string, not {type(data).__name__}")
+    unknown = set(data) - {"id", "blob", "embedding", "chunks", "matches", *_SCALARS}
+    if unknown:
+        raise BadRequestError(f"unknown Document fields: {', '.join(sorted(unknown))}")
+    doc = Document(id=data.get("id"))
+    for name in _SCALARS:
+        if name in data:
+            setattr(doc, name, data[name])
+    for name in ("blob", "embedding"):
+        if data.get(name) is not None:
+            setattr(doc, name, _array(data[name], name))
+    doc.chunks.extend(doc_from_json(c) for c in data.get("chunks") or [])
+    doc.matches.extend(doc_from_json(m) for m in data.get("matches") or [])
+    return doc
+
+
+def _array(value: Any, name: str) -> Any:
+    import numpy as np
+
+    try:
+        if isinstance(value, dict):
+            arr = np.asarray(value["data"], dtype=value.get("dtype"))
+            return arr.reshape(value["shape"]) if "shape" in value else arr
+        return np.asarray(value)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadRequestError(f"{name} is not a valid array: {exc}") from exc
