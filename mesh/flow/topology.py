@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mesh.errors import FlowConfigError
+from mesh.flow.placement import LOCAL, NodeRef, Placement, dial_host
 from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig, SocketSpec
-from mesh.runtime.ports import free_port
 
 __all__ = ["PodPlan", "FlowPlan", "plan_flow", "check_graph"]
 
@@ -21,6 +21,7 @@ class PodPlan:
     head: PeaConfig | None
     replicas: list[PeaConfig]
     tail: PeaConfig | None
+    node: NodeRef = LOCAL
 
     @property
     def name(self) -> str:
@@ -45,6 +46,7 @@ class FlowPlan:
     flow_id: str
     gateway: GatewayConfig
     pods: list[PodPlan] = field(default_factory=list)
+    gateway_node: NodeRef = LOCAL
 
     def pod(self, name: str) -> PodPlan:
         return next(p for p in self.pods if p.name == name)
@@ -81,43 +83,66 @@ def check_graph(pods: list[PodSpec]) -> None:
 
 
 def plan_flow(flow_id: str, spec: FlowSpec, pods: list[PodSpec], *,
-              port: PortAllocator = free_port) -> FlowPlan:
+              placement: Placement | None = None) -> FlowPlan:
+    """Pea configurations for every pod and the gateway, wired per the placement."""
     check_graph(pods)
-    gw = GatewayConfig(flow_id=flow_id, port_expose=spec.port_expose or port(),
-                       port_http=(spec.port_http or port()) if spec.http else None,
-                       port_ctrl=port(), log_level=spec.log_level)
-    gw_in = SocketSpec(mode="bind", port=port())
-    gw.inputs.append(gw_in)
-    plan = FlowPlan(flow_id=flow_id, gateway=gw)
+    where = placement or Placement()
+    gw_node = where.gateway
+
+    def gw_port() -> int:
+        return where.ports(gw_node)
+
+    gw = GatewayConfig(flow_id=flow_id, port_expose=spec.port_expose or gw_port(),
+                       port_http=(spec.port_http or gw_port()) if spec.http else None,
+                       port_ctrl=gw_port(), log_level=spec.log_level)
+    plan = FlowPlan(flow_id=flow_id, gateway=gw, gateway_node=gw_node)
     for pod in pods:
-        plan.pods.append(_plan_pod(flow_id, spec, pod, port))
+        node = where.node_of(pod.name or "")
+        pp = _plan_pod(flow_id, spec, pod, lambda n=node: where.ports(n))  # type: ignore[misc]
+        pp.node = node
+        plan.pods.append(pp)
     downstream: dict[str, list[PodPlan]] = {}
     for pp in plan.pods:
         ups = pp.spec.needs or [GATEWAY]
         pp.entry.num_parts = len(ups)
         for up in ups:
             downstream.setdefault(up, []).append(pp)
-    for pp in plan.pods:
-        _wire_outputs(pp.exit, pp.spec, downstream.get(pp.name, []))
-    for pp in downstream.get(GATEWAY, []):
-        gw.outputs.append(_dial(pp.entry))
+    gw_target = _Target(gw, gw_node)
     ends = [pp for pp in plan.pods if pp.name not in downstream]
     gw.num_parts = len(ends)
-    for pp in ends:
-        pp.exit.outputs.append(SocketSpec(mode="connect", addresses=[f"127.0.0.1:{gw_in.port}"]))
+    if not ends or not all(where.must_flip(pp.node, gw_node) for pp in ends):
+        gw.inputs.append(SocketSpec(mode="bind", port=gw_port()))
+    for pp in plan.pods:
+        targets = [_Target(r.entry, r.node) for r in downstream.get(pp.name, [])] or [gw_target]
+        _wire(pp.exit, pp.node, pp.spec, targets, where)
+    _wire(gw, gw_node, None, [_Target(r.entry, r.node) for r in downstream.get(GATEWAY, [])], where)
     return plan
 
 
-def _wire_outputs(sender: PeaConfig, spec: PodSpec, receivers: list[PodPlan]) -> None:
-    if spec.port_out is None:
-        sender.outputs.extend(_dial(r.entry) for r in receivers)
-        return
-    if len(receivers) != 1:
+@dataclass
+class _Target:
+    pea: PeaConfig | GatewayConfig
+    node: NodeRef
+
+
+def _wire(sender: PeaConfig | GatewayConfig, node: NodeRef, spec: PodSpec | None,
+          targets: list[_Target], where: Placement) -> None:
+    """Connect the sender to each target's bound input, or bind and let the target dial."""
+    port_out = spec.port_out if spec else None
+    if port_out is not None and len(targets) != 1:
         raise FlowConfigError(
-            f"pod {spec.name!r} sets port_out but has {len(receivers)} downstream pods; a bound "
-            "output can feed exactly one pod", detail={"pod": spec.name})
-    sender.outputs.append(SocketSpec(mode="bind", port=spec.port_out))
-    receivers[0].entry.inputs.append(SocketSpec(mode="connect", addresses=[f"127.0.0.1:{spec.port_out}"]))
+            f"pod {spec.name!r} sets port_out but has {len(targets)} downstream pods; a bound "  # type: ignore[union-attr]
+            "output can feed exactly one pod", detail={"pod": spec.name})  # type: ignore[union-attr]
+    for target in targets:
+        if port_out is None and not where.must_flip(node, target.node):
+            bound = next(s for s in target.pea.inputs if s.mode == "bind")
+            sender.outputs.append(SocketSpec(
+                mode="connect", addresses=[f"{dial_host(node, target.node)}:{bound.port}"]))
+            continue
+        port = port_out or where.ports(node)
+        sender.outputs.append(SocketSpec(mode="bind", port=port))
+        target.pea.inputs.append(SocketSpec(
+            mode="connect", addresses=[f"{dial_host(target.node, node)}:{port}"]))
 
 
 def _dial(target: PeaConfig) -> SocketSpec:

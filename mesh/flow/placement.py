@@ -1,0 +1,50 @@
+"""Where each Pod runs, and the address one Pea dials to reach another.
+
+This is the BIND/CONNECT table of JEP 2, computed in one place: a Pea dials a
+Pea on its own node at the loopback, and one on another node at that node's
+advertised address. A node that others cannot dial (the user's machine behind
+NAT, where a local Flow runs) is never dialled: a Pea that must send to it
+binds its output and the unreachable side dials out instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from mesh.runtime.ports import free_port
+
+__all__ = ["NodeRef", "LOCAL", "Placement", "dial_host"]
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """A machine Peas run on: its mesh name, its advertised address, whether others can dial it."""
+
+    name: str
+    address: str
+    reachable: bool = True
+
+
+LOCAL = NodeRef(name="local", address="127.0.0.1", reachable=False)
+
+
+def dial_host(sender: NodeRef, receiver: NodeRef) -> str:
+    """The host ``sender`` uses to reach a socket bound on ``receiver``."""
+    return "127.0.0.1" if sender == receiver else receiver.address
+
+
+@dataclass
+class Placement:
+    """Which node each pod and the gateway run on, and how ports are chosen there."""
+
+    gateway: NodeRef = LOCAL
+    pods: dict[str, NodeRef] | None = None
+    ports: Callable[[NodeRef], int] = lambda _node: free_port()
+
+    def node_of(self, pod: str) -> NodeRef:
+        return (self.pods or {}).get(pod, self.gateway)
+
+    def must_flip(self, sender: NodeRef, receiver: NodeRef) -> bool:
+        """True when ``receiver`` cannot be dialled by ``sender``, so the sender must bind."""
+        return sender != receiver and not receiver.reachable
