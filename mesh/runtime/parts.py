@@ -51,5 +51,6 @@ def merge_headers(parts: Sequence[Request]) -> Request:
                 first.route.append(entry)
         if part.failed and not first.failed:
             first.header["status"] = part.status
+    first.route.sort(key=lambda e: e["start"])
     first.docs = merge_by_id([p.docs for p in parts])
     return first

@@ -1,0 +1,124 @@
+"""The node's books: every Pea it runs, by flow and pod; spawns are all-or-nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mesh.errors import MeshError
+from mesh.runtime.config import GatewayConfig, PeaConfig
+from mesh.runtime.launcher import LineSink, PeaProcess, stop_all
+
+__all__ = ["Supervisor", "PodRun"]
+
+logger = logging.getLogger(__name__)
+
+SinkFactory = Callable[[str, str, str], LineSink]  # (flow, pod, pea) -> sink
+Config = PeaConfig | GatewayConfig
+
+
+@dataclass
+class PodRun:
+    flow_id: str
+    pod: str
+    peas: list[PeaProcess]
+    started: float = field(default_factory=time.time)
+    lease_until: float | None = None
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{"name": p.name, "pid": p.pid, "port_ctrl": p.port_ctrl,
+                 "alive": p.returncode is None, "exit_code": p.returncode} for p in self.peas]
+
+
+class Supervisor:
+    """Starts and stops Pea processes; thread-safe; writes its books to the state dir."""
+
+    def __init__(self, *, state_dir: Path, sinks: SinkFactory, stop_grace_s: float = 3.0,
+                 on_exit: Callable[[PodRun, PeaProcess], None] | None = None) -> None:
+        self.state_file = state_dir / "peas.json"
+        self.sinks = sinks
+        self.stop_grace_s = stop_grace_s
+        self.on_exit = on_exit
+        self.pods: dict[tuple[str, str], PodRun] = {}
+        self._lock = threading.RLock()
+
+    def spawn(self, flow_id: str, pod: str, configs: list[Config], *, ready_timeout_s: float,
+              env: dict[str, str] | None = None, cwd: str | None = None) -> PodRun:
+        """Start every Pea of a pod and wait until all are ready, or stop them all and raise."""
+        key = (flow_id, pod)
+        with self._lock:
+            if key in self.pods:
+                raise MeshError(f"pod {pod!r} of flow {flow_id} already runs on this node")
+            run = PodRun(flow_id=flow_id, pod=pod, peas=[])
+            self.pods[key] = run
+        try:
+            for cfg in configs:
+                kind = "gateway" if isinstance(cfg, GatewayConfig) else "pea"
+                proc = PeaProcess(kind=kind, name=cfg.name, config_json=cfg.to_json(),
+                                  port_ctrl=cfg.port_ctrl, sink=self.sinks(flow_id, pod, cfg.name),
+                                  env={**(env or {}), **getattr(cfg, "env", {}), "MESH_FLOW_ID": flow_id},
+                                  cwd=cwd)
+                run.peas.append(proc)
+                proc.start()
+            self._save()
+            deadline = time.monotonic() + ready_timeout_s
+            for proc in run.peas:
+                proc.wait_ready(max(deadline - time.monotonic(), 0.05))
+        except BaseException:
+            self._remove(key)
+            raise
+        return run
+
+    def kill(self, flow_id: str, pod: str | None = None) -> list[PodRun]:
+        with self._lock:
+            keys = [k for k in self.pods if k[0] == flow_id and (pod is None or k[1] == pod)]
+        return [r for r in (self._remove(k) for k in keys) if r is not None]
+
+    def _remove(self, key: tuple[str, str]) -> PodRun | None:
+        with self._lock:
+            run = self.pods.pop(key, None)
+        if run is not None:
+            stop_all(run.peas, self.stop_grace_s)
+            self._save()
+        return run
+
+    def reap(self) -> list[tuple[PodRun, PeaProcess]]:
+        """Peas that exited on their own since the last call (reported once each)."""
+        dead = []
+        with self._lock:
+            for run in self.pods.values():
+                for proc in run.peas:
+                    if proc.returncode is not None and not getattr(proc, "_reported", False):
+                        proc._reported = True  # type: ignore[attr-defined]
+                        dead.append((run, proc))
+        return dead
+
+    def expired(self, now: float) -> list[PodRun]:
+        with self._lock:
+            return [r for r in self.pods.values() if r.lease_until is not None and r.lease_until < now]
+
+    @property
+    def pea_count(self) -> int:
+        with self._lock:
+            return sum(len(r.peas) for r in self.pods.values())
+
+    def stop_all(self) -> None:
+        with self._lock:
+            keys = list(self.pods)
+        for key in keys:
+            self._remove(key)
+
+    def _save(self) -> None:
+        """The pids of this life, so that the next life can stop what this one leaves."""
+        with self._lock:
+            entries = [{"flow": r.flow_id, "pod": r.pod, "pea": p.name, "pid": p.pid}
+                       for r in self.pods.values() for p in r.peas if p.pid]
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"owner": os.getpid(), "peas": entries}))
+        tmp.replace(self.state_file)
