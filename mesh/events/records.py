@@ -1,0 +1,61 @@
+"""What the mesh remembers about a Flow, in the ``jinad_flows`` KV bucket.
+
+Any node answers for any Flow from this record; no node is special.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["PeaRecord", "PodRecord", "GatewayRecord", "FlowRecord", "FlowStatus"]
+
+FlowStatus = Literal["starting", "running", "degraded", "failed", "stopping"]
+
+
+class PeaRecord(BaseModel):
+    name: str
+    pid: int | None = None
+    port_ctrl: int
+    port_in: int | None = None
+    ports_out: list[int] = Field(default_factory=list)
+
+
+class PodRecord(BaseModel):
+    name: str
+    node: str
+    address: str
+    uses: str
+    replicas: int = 1
+    image: str | None = None
+    status: str = "starting"
+    peas: list[PeaRecord] = Field(default_factory=list)
+
+
+class GatewayRecord(BaseModel):
+    node: str
+    host: str
+    port_expose: int
+    port_http: int | None = None
+    port_ctrl: int
+
+
+class FlowRecord(BaseModel):
+    type: Literal["flow.v1"] = "flow.v1"
+    flow_id: str
+    kind: Literal["flow", "pod"] = "flow"
+    yaml: str = ""
+    origin: str = Field(description="node whose edge created it")
+    created: float
+    status: FlowStatus = "starting"
+    gateway: GatewayRecord | None = None
+    pods: list[PodRecord] = Field(default_factory=list)
+    error: dict[str, Any] | None = None
+
+    @property
+    def nodes(self) -> set[str]:
+        names = {p.node for p in self.pods}
+        if self.gateway is not None:
+            names.add(self.gateway.node)
+        return names
