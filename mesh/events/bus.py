@@ -14,6 +14,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import nats
 import nats.errors
@@ -22,6 +23,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from pydantic import BaseModel
+from typing_extensions import Self
 
 from mesh.events import codec
 from mesh.events.errors import BusConnectError, BusTimeoutError, NoRespondersError, RemoteError
@@ -42,13 +44,15 @@ class Bus:
     def __init__(self, *, name: str, servers: list[str]) -> None:
         self.name = name
         self.servers = servers
+        self.safe_servers = [_redact(url) for url in servers]  # for messages: no passwords
         self._nc = Client()
         self._js: JetStreamContext | None = None
         self._connected_once = False
+        self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
 
     def __repr__(self) -> str:
         state = "connected" if self._nc.is_connected else "closed" if self._nc.is_closed else "down"
-        return f"Bus(name={self.name!r}, servers={self.servers!r}, {state})"
+        return f"Bus(name={self.name!r}, servers={self.safe_servers!r}, {state})"
 
     @classmethod
     async def connect(
@@ -86,22 +90,25 @@ class Bus:
         return bus
 
     async def _open(self, options: dict[str, Any], timeout_s: float) -> None:
-        callbacks = {
-            "error_cb": self._on_error, "disconnected_cb": self._on_disconnected,
-            "reconnected_cb": self._on_reconnected, "closed_cb": self._on_closed,
-        }
         try:
-            await asyncio.wait_for(self._nc.connect(**options, **callbacks), timeout_s)
+            await asyncio.wait_for(
+                self._nc.connect(
+                    **options, error_cb=self._on_error, disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected, closed_cb=self._on_closed,
+                ),
+                timeout_s,
+            )
         except (OSError, asyncio.TimeoutError, nats.errors.Error) as exc:
             last = self._nc.last_error or exc
             await self._nc.close()
             raise BusConnectError(
-                f"cannot connect to NATS at {', '.join(self.servers)} within {timeout_s:g}s: "
+                f"cannot connect to NATS at {', '.join(self.safe_servers)} within {timeout_s:g}s: "
                 f"{type(last).__name__}: {last}",
-                detail={"servers": self.servers},
+                detail={"servers": self.safe_servers},
             ) from exc
         self._connected_once = True
-        logger.info("%s connected to %s", self.name, self._nc.connected_url.netloc if self._nc.connected_url else "?")
+        url = self._nc.connected_url
+        logger.info("%s connected to %s", self.name, url.netloc if url else "?")
 
     @property
     def nc(self) -> Client:
@@ -117,6 +124,10 @@ class Bus:
     @property
     def is_connected(self) -> bool:
         return self._nc.is_connected
+
+    def on_reconnect(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``await hook()`` after each reconnect (e.g. to re-announce state)."""
+        self._reconnect_hooks.append(hook)
 
     async def publish(self, subject: str, model: BaseModel) -> None:
         await self._nc.publish(subject, codec.encode(model))
@@ -156,7 +167,7 @@ class Bus:
             if _cancelling():
                 raise
             await self._failed(msg, handler, exc)  # raised inside the handler, not at us
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the one boundary per handler: log, reply, go on
             await self._failed(msg, handler, exc)
         else:
             if result is not None and msg.reply:
@@ -178,7 +189,7 @@ class Bus:
         await self.reply(msg, ErrorReply(error=ErrorBody.from_exception(exc)))
 
     async def flush(self, *, timeout_s: float = 5.0) -> None:
-        await self._nc.flush(timeout=timeout_s)
+        await self._nc.flush(timeout=timeout_s)  # type: ignore[arg-type]  # annotated int; float works
 
     async def drain(self) -> None:
         """Finish in-flight handlers, flush what is published, then close."""
@@ -189,7 +200,7 @@ class Bus:
         if not self._nc.is_closed:
             await self._nc.close()
 
-    async def __aenter__(self) -> Bus:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -204,7 +215,13 @@ class Bus:
             logger.warning("%s disconnected from NATS", self.name)
 
     async def _on_reconnected(self) -> None:
-        logger.info("%s reconnected to %s", self.name, self._nc.connected_url.netloc if self._nc.connected_url else "?")
+        url = self._nc.connected_url
+        logger.info("%s reconnected to %s", self.name, url.netloc if url else "?")
+        for hook in self._reconnect_hooks:
+            try:
+                await hook()
+            except Exception:
+                logger.exception("%s: reconnect hook %s failed", self.name, _name(hook))
 
     async def _on_closed(self) -> None:
         if self._connected_once:
@@ -230,6 +247,16 @@ def _split_servers(url: str | Sequence[str]) -> list[str]:
     return servers
 
 
+def _redact(url: str) -> str:
+    """``url`` without a password or token in its user part."""
+    parts = urlsplit(url if "://" in url else f"nats://{url}")
+    if parts.username is None and parts.password is None:
+        return url
+    user = f"{parts.username}:***" if parts.password is not None else "***"  # bare user part = token
+    netloc = f"{user}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _require_nkeys() -> None:
     try:
         import nkeys  # noqa: F401
@@ -252,5 +279,5 @@ def _cancelling() -> bool:
     return task is None or not hasattr(task, "cancelling") or task.cancelling() > 0
 
 
-def _name(handler: Handler) -> str:
+def _name(handler: Callable[..., Any]) -> str:
     return getattr(handler, "__qualname__", None) or repr(handler)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from mesh.events.errors import EventDecodeError
 
-__all__ = ["encode", "decode", "decode_one_of", "dumps", "loads", "EventDecodeError"]
+__all__ = ["EventDecodeError", "decode", "decode_one_of", "dumps", "encode", "loads"]
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from mesh.errors import BadRequestError, MeshError, NotFoundError, RequestTimeoutError, UnavailableError
+from mesh.errors import (
+    BadRequestError,
+    MeshError,
+    NotFoundError,
+    RequestTimeoutError,
+    UnavailableError,
+)
 
 __all__ = [
-    "EventDecodeError", "BusConnectError", "BusTimeoutError", "NoRespondersError",
-    "RemoteError", "KeyNotFound",
+    "BusConnectError",
+    "BusTimeoutError",
+    "EventDecodeError",
+    "KeyNotFound",
+    "NoRespondersError",
+    "RemoteError",
 ]
 
 

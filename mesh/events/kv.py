@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import nats.js.errors
 from nats.js import JetStreamContext
@@ -20,7 +21,7 @@ from mesh.events import codec
 from mesh.events.errors import EventDecodeError, KeyNotFound
 from mesh.events.models import NodeInfo
 
-__all__ = ["NODES_BUCKET", "FLOWS_BUCKET", "Bucket", "NodeRegistry", "FlowStore", "validate_key"]
+__all__ = ["FLOWS_BUCKET", "NODES_BUCKET", "Bucket", "FlowStore", "NodeRegistry", "validate_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ FLOWS_BUCKET = "jinad_flows"
 _KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 _STREAM_IN_USE = 10058  # JetStream: stream name already in use with a different configuration
 
-V = TypeVar("V")
+T = TypeVar("T")
 
 
 def validate_key(key: str) -> str:
@@ -39,25 +40,18 @@ def validate_key(key: str) -> str:
     return key
 
 
-class Bucket(Generic[V]):
-    """One KV bucket, opened (created if missing) on first use; subclasses type the values."""
+class Bucket:
+    """One KV bucket of raw bytes, opened (created if missing) on first use."""
 
-    what = "key"
-
-    def __init__(self, js: JetStreamContext, *, bucket: str, ttl_s: float | None = None) -> None:
+    def __init__(self, js: JetStreamContext, *, name: str, ttl_s: float | None = None, what: str = "key") -> None:
         self._js = js
-        self.bucket = bucket
+        self.name = name
         self.ttl_s = ttl_s
+        self.what = what
         self._kv: KeyValue | None = None
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(bucket={self.bucket!r}, ttl_s={self.ttl_s})"
-
-    def _encode(self, value: V) -> bytes:
-        raise NotImplementedError
-
-    def _decode(self, data: bytes) -> V:
-        raise NotImplementedError
+        return f"Bucket(name={self.name!r}, ttl_s={self.ttl_s})"
 
     async def open(self) -> KeyValue:
         """Create the bucket, or bind to it if it exists (keeping its existing TTL)."""
@@ -67,98 +61,125 @@ class Bucket(Generic[V]):
 
     async def _create_or_bind(self) -> KeyValue:
         try:
-            return await self._js.create_key_value(bucket=self.bucket, ttl=self.ttl_s, history=1)
+            return await self._js.create_key_value(bucket=self.name, ttl=self.ttl_s, history=1)
         except nats.js.errors.BadRequestError as exc:
             if exc.err_code != _STREAM_IN_USE:
                 raise
-        logger.warning("KV bucket %s exists with another configuration; using it as is", self.bucket)
-        return await self._js.key_value(self.bucket)
+        logger.warning("KV bucket %s exists with another configuration; using it as is", self.name)
+        return await self._js.key_value(self.name)
 
-    async def put(self, key: str, value: V) -> int:
-        """Store ``value`` under ``key``; returns the revision."""
+    async def put(self, key: str, data: bytes) -> int:
+        """Store ``data`` under ``key``; returns the revision."""
         kv = await self.open()
-        return await kv.put(validate_key(key), self._encode(value))
+        return await kv.put(validate_key(key), data)
 
-    async def get(self, key: str) -> V:
-        """The value under ``key``; KeyNotFound if there is none (never None)."""
+    async def get(self, key: str) -> bytes:
+        """The bytes under ``key``; KeyNotFound if there are none (never None)."""
         kv = await self.open()
         try:
             entry = await kv.get(validate_key(key))
         except nats.js.errors.KeyNotFoundError as exc:
             raise KeyNotFound(f"{self.what} {key!r} not found", detail={"key": key}) from exc
-        return self._decode(entry.value or b"")
+        return entry.value or b""
 
     async def delete(self, key: str) -> None:
         kv = await self.open()
         await kv.delete(validate_key(key))
 
-    async def items(self) -> dict[str, V]:
-        """Every live key and value; an empty dict for an empty bucket."""
+    async def entries(self) -> dict[str, bytes]:
+        """Every live key and its bytes; empty for an empty bucket."""
         kv = await self.open()
         watcher = await kv.watchall(ignore_deletes=True)
-        found: dict[str, V] = {}
+        found: dict[str, bytes] = {}
         try:
             async for entry in watcher:
                 if entry is None:  # the watcher's "caught up" marker
                     break
-                self._collect(found, entry.key, entry.value)
+                found[entry.key] = entry.value or b""
         finally:
             await watcher.stop()
         return found
 
-    def _collect(self, found: dict[str, V], key: str, data: bytes | None) -> None:
+
+def _decode_all(bucket: Bucket, entries: dict[str, bytes], decode: Callable[[bytes], T]) -> dict[str, T]:
+    """Decoded values by key; an undecodable value is logged and skipped."""
+    decoded: dict[str, T] = {}
+    for key, data in sorted(entries.items()):
         try:
-            found[key] = self._decode(data or b"")
+            decoded[key] = decode(data)
         except EventDecodeError as exc:
-            logger.warning("skipping %s %r in %s: %s", self.what, key, self.bucket, exc)
+            logger.warning("skipping %s %r in bucket %s: %s", bucket.what, key, bucket.name, exc)
+    return decoded
 
 
-class NodeRegistry(Bucket[NodeInfo]):
-    """Live nodes by name, in bucket ``jinad_nodes``; a record lives ``ttl_s`` after its put."""
-
-    what = "node"
+class NodeRegistry:
+    """Live nodes by name in bucket ``jinad_nodes``; a record lives ``ttl_s`` after its put."""
 
     def __init__(self, js: JetStreamContext, *, ttl_s: float, bucket: str = NODES_BUCKET) -> None:
         if ttl_s <= 0:
             raise ValueError(f"ttl_s must be positive, got {ttl_s}")
-        super().__init__(js, bucket=bucket, ttl_s=ttl_s)
+        self.bucket = Bucket(js, name=bucket, ttl_s=ttl_s, what="node")
 
-    def _encode(self, value: NodeInfo) -> bytes:
-        return codec.encode(value)
+    def __repr__(self) -> str:
+        return f"NodeRegistry({self.bucket!r})"
 
-    def _decode(self, data: bytes) -> NodeInfo:
-        return codec.decode(data, NodeInfo)
+    async def open(self) -> None:
+        await self.bucket.open()
 
-    async def register(self, info: NodeInfo) -> int:
-        """Put ``info`` under its own name (the heartbeat)."""
-        return await self.put(info.name, info)
+    async def put(self, info: NodeInfo) -> int:
+        """Store ``info`` under its name (a heartbeat); returns the revision."""
+        return await self.bucket.put(info.name, codec.encode(info))
+
+    async def get(self, name: str) -> NodeInfo:
+        """A live node's record; KeyNotFound if it never registered or expired."""
+        return codec.decode(await self.bucket.get(name), NodeInfo)
+
+    async def delete(self, name: str) -> None:
+        await self.bucket.delete(name)
 
     async def list(self) -> list[NodeInfo]:
         """Live nodes, sorted by name."""
-        return [info for _, info in sorted((await self.items()).items())]
+        entries = await self.bucket.entries()
+        return list(_decode_all(self.bucket, entries, _decode_node).values())
 
 
-class FlowStore(Bucket[Any]):
-    """Flow records by flow id, in bucket ``jinad_flows`` (no TTL).
+class FlowStore:
+    """Flow records by flow id in bucket ``jinad_flows`` (no TTL).
 
     Values are pydantic models or JSON-able dicts. With ``model_cls`` set, :meth:`get`
     and :meth:`list` return that model; without it, plain dicts.
     """
 
-    what = "flow"
-
     def __init__(
         self, js: JetStreamContext, *, model_cls: type[BaseModel] | None = None, bucket: str = FLOWS_BUCKET
     ) -> None:
-        super().__init__(js, bucket=bucket, ttl_s=None)
+        self.bucket = Bucket(js, name=bucket, ttl_s=None, what="flow")
         self.model_cls = model_cls
 
-    def _encode(self, value: Any) -> bytes:
-        return codec.encode(value) if isinstance(value, BaseModel) else codec.dumps(value)
+    def __repr__(self) -> str:
+        return f"FlowStore({self.bucket!r}, model_cls={self.model_cls})"
+
+    async def open(self) -> None:
+        await self.bucket.open()
+
+    async def put(self, flow_id: str, record: BaseModel | dict[str, Any]) -> int:
+        data = codec.encode(record) if isinstance(record, BaseModel) else codec.dumps(record)
+        return await self.bucket.put(flow_id, data)
+
+    async def get(self, flow_id: str) -> Any:
+        """The flow's record; KeyNotFound if there is none."""
+        return self._decode(await self.bucket.get(flow_id))
+
+    async def delete(self, flow_id: str) -> None:
+        await self.bucket.delete(flow_id)
+
+    async def list(self) -> dict[str, Any]:
+        """Every flow record by flow id."""
+        return _decode_all(self.bucket, await self.bucket.entries(), self._decode)
 
     def _decode(self, data: bytes) -> Any:
         return codec.decode(data, self.model_cls) if self.model_cls else codec.loads(data)
 
-    async def list(self) -> dict[str, Any]:
-        """Every flow record by flow id."""
-        return await self.items()
+
+def _decode_node(data: bytes) -> NodeInfo:
+    return codec.decode(data, NodeInfo)

@@ -12,8 +12,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "Event", "ErrorBody", "ErrorReply", "LogRecord", "NodeInfo", "LifecycleEvent",
-    "SpawnRequest", "SpawnReply", "KillRequest", "KillReply", "LifecycleKind", "LogStream",
+    "ErrorBody",
+    "ErrorReply",
+    "Event",
+    "KillReply",
+    "KillRequest",
+    "LifecycleEvent",
+    "LifecycleKind",
+    "LogRecord",
+    "LogStream",
+    "NodeInfo",
+    "PortsReply",
+    "PortsRequest",
+    "SpawnReply",
+    "SpawnRequest",
 ]
 
 LifecycleKind = Literal["started", "ready", "exited", "failed", "stopped"]
@@ -109,11 +121,15 @@ class SpawnRequest(Event):
     pod: str
     peas: list[dict[str, Any]] = Field(default_factory=list, description="pea configs")
     ready_timeout_s: float = 60.0
+    files: dict[str, str] = Field(default_factory=dict, description="file name -> base64 content")
+    lease_s: float | None = Field(default=None, description="peas die unless renewed within this")
 
 
 class SpawnReply(Event):
     type: Literal["spawn.reply.v1"] = "spawn.reply.v1"
     ok: bool
+    node: str | None = None
+    address: str | None = None
     peas: list[dict[str, Any]] = Field(default_factory=list, description="per-pea results")
     error: ErrorBody | None = None
 
@@ -124,10 +140,26 @@ class KillRequest(Event):
     type: Literal["kill.request.v1"] = "kill.request.v1"
     flow_id: str
     pod: str | None = None
+    renew_lease_s: float | None = Field(default=None, description="renew the lease instead of killing")
 
 
 class KillReply(Event):
     type: Literal["kill.reply.v1"] = "kill.reply.v1"
     ok: bool
+    node: str | None = None
     peas: list[dict[str, Any]] = Field(default_factory=list, description="per-pea results")
     error: ErrorBody | None = None
+
+
+class PortsRequest(Event):
+    """Ask one node for free ports on its own interfaces."""
+
+    type: Literal["ports.request.v1"] = "ports.request.v1"
+    count: int = Field(ge=1, le=1024)
+
+
+class PortsReply(Event):
+    type: Literal["ports.reply.v1"] = "ports.reply.v1"
+    node: str
+    address: str
+    ports: list[int] = Field(default_factory=list)

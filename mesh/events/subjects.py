@@ -16,14 +16,27 @@ Tree::
     jinad.kill.<flow>[.<pod>]       kill every pea of a flow, or of one pod (KILL_ALL: jinad.kill.>)
     jinad.logs.<flow>.<pod>.<pea>   one LogRecord per log line (LOGS_ALL: jinad.logs.>)
     jinad.events.<flow>             LifecycleEvents (EVENTS_ALL: jinad.events.>)
+    jinad.ports.<node>              request/reply: free ports on that node
 """
 
 from __future__ import annotations
 
 __all__ = [
-    "PREFIX", "SPAWN_ANY", "SPAWN_QUEUE", "KILL_ALL", "LOGS_ALL", "EVENTS_ALL",
-    "validate_token", "token", "untoken",
-    "spawn", "kill", "logs", "logs_for", "events",
+    "EVENTS_ALL",
+    "KILL_ALL",
+    "LOGS_ALL",
+    "PREFIX",
+    "SPAWN_ANY",
+    "SPAWN_QUEUE",
+    "events",
+    "kill",
+    "logs",
+    "logs_for",
+    "ports",
+    "spawn",
+    "token",
+    "untoken",
+    "validate_token",
 ]
 
 PREFIX = "jinad"
@@ -90,3 +103,8 @@ def logs_for(flow: str, pod: str | None = None) -> str:
 def events(flow: str) -> str:
     """Lifecycle events of one flow."""
     return f"{PREFIX}.events.{token(flow)}"
+
+
+def ports(node: str) -> str:
+    """Free-port requests for one node."""
+    return f"{PREFIX}.ports.{token(node)}"

@@ -1,0 +1,89 @@
+"""JetStream streams that keep history: ``JINAD_LOGS`` (jinad.logs.>) and ``JINAD_EVENTS``.
+
+Log lines are published with plain core-NATS publishes; the stream captures them, so
+shipping logs never waits for JetStream. :func:`replay_logs` reads them back in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+
+import nats.js.errors
+from nats.js import JetStreamContext, api
+
+from mesh.events import codec, subjects
+from mesh.events.errors import EventDecodeError
+from mesh.events.models import LogRecord
+
+__all__ = ["EVENTS_STREAM", "LOGS_STREAM", "ensure_log_stream", "replay_logs"]
+
+logger = logging.getLogger(__name__)
+
+LOGS_STREAM = "JINAD_LOGS"
+EVENTS_STREAM = "JINAD_EVENTS"
+_STREAM_IN_USE = 10058  # JetStream: stream name already in use with a different configuration
+
+
+async def ensure_log_stream(js: JetStreamContext, *, max_age_s: float, max_bytes: int) -> None:
+    """Create or update ``JINAD_LOGS`` and ``JINAD_EVENTS`` with these limits (oldest dropped)."""
+    for name, subject in ((LOGS_STREAM, subjects.LOGS_ALL), (EVENTS_STREAM, subjects.EVENTS_ALL)):
+        config = api.StreamConfig(
+            name=name, subjects=[subject], max_age=max_age_s, max_bytes=max_bytes,
+            discard=api.DiscardPolicy.OLD, storage=api.StorageType.FILE,
+        )
+        await _add_or_update(js, config)
+
+
+async def _add_or_update(js: JetStreamContext, config: api.StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+        logger.debug("stream %s ready on %s", config.name, config.subjects)
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != _STREAM_IN_USE:
+            raise
+        await js.update_stream(config)
+        logger.info("stream %s updated: max_age_s=%s max_bytes=%s", config.name, config.max_age, config.max_bytes)
+
+
+async def replay_logs(
+    js: JetStreamContext, flow: str, pod: str | None = None, *, follow: bool = False
+) -> AsyncGenerator[LogRecord, None]:
+    """Log records of a flow (or one pod of it) from the start of the stream, in order.
+
+    Without ``follow`` the iterator ends once it has caught up; with it, it keeps
+    yielding new records until the caller stops iterating. Records that do not decode
+    are logged and skipped. Close it when breaking out early::
+
+        async with contextlib.aclosing(replay_logs(js, flow_id)) as records: ...
+    """
+    sub = await js.subscribe(
+        subjects.logs_for(flow, pod), stream=LOGS_STREAM, ordered_consumer=True,
+        deliver_policy=api.DeliverPolicy.ALL,
+    )
+    try:
+        if not follow and await _nothing_to_replay(sub):
+            return
+        while True:
+            msg = await sub.next_msg(timeout=None)
+            record = _decode(msg.data)
+            if record is not None:
+                yield record
+            if not follow and msg.metadata.num_pending == 0:
+                return
+    finally:
+        await sub.unsubscribe()
+
+
+async def _nothing_to_replay(sub: JetStreamContext.PushSubscription) -> bool:
+    """True when the stream holds no record for the filter (none pending, none queued)."""
+    info = await sub.consumer_info()
+    return info.num_pending == 0 and sub.pending_msgs == 0
+
+
+def _decode(data: bytes) -> LogRecord | None:
+    try:
+        return codec.decode(data, LogRecord)
+    except EventDecodeError as exc:
+        logger.warning("skipping a log record that does not decode: %s", exc)
+        return None

@@ -1,0 +1,113 @@
+"""Node registry with TTL and the flow store, on a real JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import BaseModel
+
+from mesh.events import Bus, FlowStore, KeyNotFound, NodeInfo, NodeRegistry
+from mesh.natsserver import NatsServer
+from tests.fixtures.nats import nats_server  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def bus(nats_server: NatsServer) -> AsyncIterator[Bus]:  # noqa: F811
+    connected = await Bus.connect(nats_server.url, name="test-kv")
+    yield connected
+    await connected.close()
+
+
+def _node(name: str) -> NodeInfo:
+    now = time.time()
+    return NodeInfo(
+        name=name, address="127.0.0.1", port=8000, cpu_count=2, load1=0.1, mem_total_mb=1024,
+        mem_available_mb=512, version="0.1.0", started=now, heartbeat=now,
+    )
+
+
+async def _until(predicate_coro, timeout_s: float, interval_s: float = 0.1) -> None:
+    """Poll an async predicate until it holds, failing after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not await predicate_coro():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        await asyncio.sleep(interval_s)
+
+
+async def test_empty_registry_lists_nothing(bus: Bus) -> None:
+    assert await NodeRegistry(bus.jetstream, ttl_s=5).list() == []
+
+
+async def test_nodes_expire_after_their_ttl(bus: Bus) -> None:
+    registry = NodeRegistry(bus.jetstream, ttl_s=1)
+    await registry.put(_node("b"))
+    await registry.put(_node("a"))
+    assert [n.name for n in await registry.list()] == ["a", "b"]
+    assert (await registry.get("a")).name == "a"
+
+    async def gone() -> bool:
+        return await registry.list() == []
+
+    await _until(gone, timeout_s=10)
+    with pytest.raises(KeyNotFound, match="node 'a' not found"):
+        await registry.get("a")
+
+
+async def test_heartbeats_keep_a_node_alive_while_a_silent_one_expires(bus: Bus) -> None:
+    registry = NodeRegistry(bus.jetstream, ttl_s=1)
+    await registry.put(_node("alive"))
+    await registry.put(_node("silent"))
+
+    async def only_alive_left() -> bool:
+        await registry.put(_node("alive"))  # the heartbeat
+        return [n.name for n in await registry.list()] == ["alive"]
+
+    await _until(only_alive_left, timeout_s=10, interval_s=0.25)
+    await registry.delete("alive")
+    assert await registry.list() == []
+    with pytest.raises(KeyNotFound):
+        await registry.get("alive")
+
+
+async def test_a_second_registry_binds_to_the_existing_bucket(bus: Bus) -> None:
+    await NodeRegistry(bus.jetstream, ttl_s=30).put(_node("a"))
+    other = NodeRegistry(bus.jetstream, ttl_s=60)  # different TTL: uses the bucket as it is
+    assert [n.name for n in await other.list()] == ["a"]
+
+
+class FlowRecord(BaseModel):
+    flow_id: str
+    pods: dict[str, str]
+    gateway_port: int
+
+
+async def test_flow_store_round_trip_with_a_model(bus: Bus) -> None:
+    store = FlowStore(bus.jetstream, model_cls=FlowRecord)
+    record = FlowRecord(flow_id="f-1", pods={"pod0": "n1", "enc/head": "n2"}, gateway_port=5555)
+    await store.put(record.flow_id, record)
+    assert await store.get("f-1") == record
+    assert await store.list() == {"f-1": record}
+    await store.delete("f-1")
+    with pytest.raises(KeyNotFound, match="flow 'f-1' not found"):
+        await store.get("f-1")
+    assert await store.list() == {}
+
+
+async def test_flow_store_with_plain_dicts(bus: Bus) -> None:
+    store = FlowStore(bus.jetstream)
+    await store.put("f2", {"pods": ["a", "b"], "n": 1})
+    assert await store.get("f2") == {"pods": ["a", "b"], "n": 1}
+
+
+async def test_bad_keys_are_rejected_before_the_server(bus: Bus) -> None:
+    store = FlowStore(bus.jetstream)
+    with pytest.raises(ValueError, match="'a b'"):
+        await store.put("a b", {})
+    with pytest.raises(ValueError, match="not a valid KV key"):
+        await store.get("x>")
