@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import time
 from typing import Any
 
@@ -18,10 +19,6 @@ __all__ = ["Runtime"]
 logger = logging.getLogger("mesh.pea")
 
 _POLL_MS = 500
-
-
-class _Stop(Exception):
-    """Raised from the signal handler to leave a blocking poll at once."""
 
 
 class Runtime:
@@ -51,16 +48,31 @@ class Runtime:
 
     def run_forever(self) -> None:
         self.running = True
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        self._wake_on_signals()
         logger.info("ready and listening")
         try:
             while self.running:
                 self._poll_once()
-        except _Stop:
-            pass
         finally:
             self.close()
+
+    def _wake_on_signals(self) -> None:
+        """A signal writes a byte to a socket the poller watches, so the loop sees it at once
+        and stops between two messages, never in the middle of one."""
+        self._wake_r, self._wake_w = socket.socketpair()
+        for s in (self._wake_r, self._wake_w):
+            s.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno())
+        self.poller.register(self._wake_r, zmq.POLLIN)
+        self._handlers[self._wake_r] = self._on_wake  # type: ignore[index]
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_wake(self, sock: socket.socket) -> None:
+        try:
+            sock.recv(64)
+        except BlockingIOError:
+            pass
 
     def _poll_once(self) -> None:
         try:
@@ -70,16 +82,16 @@ class Runtime:
                 return
             raise
         for sock, _ in events:
+            if not self.running:
+                return
             self._handlers[sock](sock)
         if not events and self._parent and os.getppid() != self._parent:
             logger.warning("parent process %d is gone, stopping", self._parent)
             self.running = False
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
+        """Only a flag: the wakeup socket ends the poll, and a request in hand is finished first."""
         self.running = False
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise _Stop()
 
     def _on_ctrl(self, sock: zmq.Socket) -> None:
         frames = sock.recv_multipart()
