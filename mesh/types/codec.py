@@ -81,9 +81,10 @@ def _array_ref(value: Any, buffers: list[Any], doc_id: str, name: str) -> dict[s
             f"Document {doc_id}: {name} has dtype object, which cannot travel as raw bytes; "
             "convert it to a numeric or string dtype"
         )
-    array = np.ascontiguousarray(array)
-    buffers.append(memoryview(array).cast("B") if array.size else b"")
-    return {"f": len(buffers) - 1, "d": array.dtype.str, "s": list(array.shape)}
+    shape = list(array.shape)  # before ascontiguousarray, which makes a 0-d array 1-d
+    raw = np.ascontiguousarray(array).reshape(-1).view(np.uint8)  # any dtype, datetimes too
+    buffers.append(memoryview(raw) if array.size else b"")
+    return {"f": len(buffers) - 1, "d": array.dtype.str, "s": shape}
 
 
 def _dict_to_doc(d: dict[str, Any], arrays: Sequence[Any]) -> Document:
