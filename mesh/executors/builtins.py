@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from mesh.executors.base import Executor, requests
-from mesh.executors.reduce import concat_unique, merge_by_id
+from mesh.executors.reduce import merge_by_id
 from mesh.types.document import DocumentArray
 from mesh.types.request import Request
 
@@ -33,11 +33,11 @@ class LogForwardExecutor(Executor):
 
 
 class MergeExecutor(Executor):
-    """All Documents of all parts; one per id."""
+    """All Documents of all parts; one per id, with the chunks and matches of every part."""
 
     @requests
     def merge(self, docs_matrix: list[DocumentArray]) -> DocumentArray:
-        return concat_unique(docs_matrix)
+        return merge_by_id(docs_matrix)
 
 
 class MergeMatchesExecutor(Executor):

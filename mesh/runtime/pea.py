@@ -9,13 +9,14 @@ from typing import Any
 
 import zmq
 
+from mesh.errors import BadRequestError
 from mesh.executors.base import Executor
+from mesh.executors.dispatch import run_handler
 from mesh.executors.loader import load_executor
 from mesh.runtime.base import Runtime
 from mesh.runtime.config import PeaConfig
 from mesh.runtime.parts import PartCollector, merge_headers
 from mesh.runtime.sockets import open_socket
-from mesh.types.document import Document
 from mesh.types.request import Request
 
 __all__ = ["PeaRuntime"]
@@ -47,8 +48,11 @@ class PeaRuntime(Runtime):
         parts = self.collector.add(Request.from_frames(frames))
         if parts is None:
             return
-        req = self.handle(parts)
-        out = req.to_frames()
+        try:
+            req = self.handle(parts)
+        except Exception as exc:  # noqa: BLE001 - e.g. undecodable parts: fail the request, not the Pea
+            req = self.fail(parts[0], exc)
+        out = self.encode(req)
         for s in self.outputs:
             s.send_multipart(out, copy=False)
         self.counts["sent"] += len(self.outputs)
@@ -61,44 +65,29 @@ class PeaRuntime(Runtime):
     def handle(self, parts: list[Request]) -> Request:
         req = parts[0]
         entry = req.enter(self.config.pod, self.config.name)
-        handler = self.executor.handler_for(req.endpoint)
-        if len(parts) > 1:
-            matrix = [p.docs for p in parts]
+        matrix = [p.docs for p in parts] if len(parts) > 1 else None
+        if matrix is not None:
             req = merge_headers(parts)
-        else:
-            matrix = None
-        if handler is not None and not req.failed:
-            self._run(handler, req, matrix)
+        if not req.failed and not run_handler(self.executor, req, pod=self.config.pod,
+                                                docs_matrix=matrix):
+            self.counts["failed"] += 1
         entry["end"] = time.time()
         return req
 
-    def _run(self, handler: Any, req: Request, matrix: Any) -> None:
-        available: dict[str, Any] = {"parameters": req.parameters, "endpoint": req.endpoint,
-                                     "request": req}
-        if handler.wants_docs:
-            available["docs"] = req.docs
-            available["docs_matrix"] = matrix if matrix is not None else [req.docs]
+    def encode(self, req: Request) -> list[Any]:
+        """The request's frames; Documents that cannot be encoded fail the request, not the Pea."""
         try:
-            result = getattr(self.executor, handler.name)(**handler.kwargs(available))
-        except Exception as exc:
-            self.counts["failed"] += 1
-            logger.error("%s on %s failed: %s: %s", handler.name, req.endpoint, type(exc).__name__, exc)
-            req.mark_failed(pod=self.config.pod, exc=exc, traceback=traceback.format_exc())
-            return
-        if result is not None:
-            self._apply(req, result, handler.name)
+            return req.to_frames()
+        except BadRequestError as exc:
+            return self.fail(req, exc).to_frames()
 
-    def _apply(self, req: Request, result: Any, method: str) -> None:
-        if isinstance(result, dict):
-            req.parameters.setdefault("__results__", {})[self.config.pod] = result
-            return
-        docs = list(result)
-        if not all(isinstance(d, Document) for d in docs):
-            err = TypeError(f"{type(self.executor).__name__}.{method} returned {type(result).__name__}; "
-                            "return None, a list of Documents, or a dict of results")
-            req.mark_failed(pod=self.config.pod, exc=err)
-            return
-        req.docs = docs
+    def fail(self, req: Request, exc: Exception) -> Request:
+        """Mark ``req`` failed by this pod and drop its Documents, which cannot be used."""
+        self.counts["failed"] += 1
+        logger.error("request %s on %s failed: %s: %s", req.id, req.endpoint, type(exc).__name__, exc)
+        req.docs = []
+        req.mark_failed(pod=self.config.pod, exc=exc, traceback=traceback.format_exc())
+        return req
 
     def status_extra(self) -> dict[str, Any]:
         return {"pod": self.config.pod, "executor": type(self.executor).__name__,
