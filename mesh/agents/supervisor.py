@@ -119,6 +119,6 @@ class Supervisor:
         with self._lock:
             entries = [{"flow": r.flow_id, "pod": r.pod, "pea": p.name, "pid": p.pid}
                        for r in self.pods.values() for p in r.peas if p.pid]
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"owner": os.getpid(), "peas": entries}))
-        tmp.replace(self.state_file)
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"owner": os.getpid(), "peas": entries}))
+            tmp.replace(self.state_file)

@@ -10,7 +10,7 @@ from mesh.flow.placement import LOCAL, NodeRef, Placement, dial_host
 from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig, SocketSpec
 
-__all__ = ["PodPlan", "FlowPlan", "plan_flow", "check_graph"]
+__all__ = ["PodPlan", "FlowPlan", "plan_flow", "plan_pod_alone", "check_graph"]
 
 PortAllocator = Callable[[], int]
 
@@ -179,3 +179,13 @@ def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator) -
         r.outputs.append(_dial(tail))
     return PodPlan(spec=pod, head=head, replicas=reps, tail=tail)
 
+
+
+def plan_pod_alone(flow_id: str, pod: PodSpec, *, node: NodeRef, ports: PortAllocator,
+                   log_level: str = "INFO") -> PodPlan:
+    """One pod outside any Flow (``mesh pod``): it binds its input and its output."""
+    spec = FlowSpec(log_level=log_level)
+    pp = _plan_pod(flow_id, spec, pod, ports)
+    pp.node = node
+    pp.exit.outputs.append(SocketSpec(mode="bind", port=pod.port_out or ports()))
+    return pp

@@ -1,0 +1,250 @@
+"""The edge's side of a Flow: place its pods on nodes, reserve ports there, spawn, record.
+
+Spawns are all-or-nothing: if any pod fails to start, every Pea already started
+for the Flow, on any node, is stopped before the error is returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+import uuid
+from typing import Any
+
+from mesh.agents.placer import choose_node
+from mesh.errors import MeshError, NotFoundError, NotSupportedYetError
+from mesh.events import subjects
+from mesh.events.bus import Bus
+from mesh.events.errors import KeyNotFound
+from mesh.events.kv import FlowStore, NodeRegistry
+from mesh.events.models import (
+    KillReply, KillRequest, NodeInfo, PortsReply, PortsRequest, SpawnReply, SpawnRequest,
+)
+from mesh.events.records import FlowRecord, GatewayRecord, PeaRecord, PodRecord
+from mesh.flow.flow import Flow
+from mesh.flow.placement import NodeRef, Placement
+from mesh.flow.spec import PodSpec
+from mesh.flow.topology import FlowPlan, PodPlan, plan_flow, plan_pod_alone
+from mesh.runtime.config import GatewayConfig, PeaConfig, config_from_dict, config_to_dict
+
+__all__ = ["Deployer"]
+
+logger = logging.getLogger(__name__)
+
+
+class Deployer:
+    def __init__(self, *, bus: Bus, node: str, nodes: NodeRegistry, flows: FlowStore,
+                 spawn_timeout_s: float) -> None:
+        self.bus, self.node = bus, node
+        self.nodes, self.flows = nodes, flows
+        self.spawn_timeout_s = spawn_timeout_s
+
+    # -- create ---------------------------------------------------------------------
+    async def create_flow(self, flow: Flow, *, yaml_text: str, files: dict[str, bytes]) -> FlowRecord:
+        live = await self.nodes.list()
+        here = next((n for n in live if n.name == self.node), None)
+        if here is None:
+            raise MeshError(f"this node ({self.node}) is not registered in the mesh yet; retry")
+        for pod in flow.pods:
+            if pod.image:
+                raise NotSupportedYetError(f"pod {pod.name!r} sets image={pod.image!r}; container "
+                                           "pods are not available in this installation yet",
+                                           detail={"pod": pod.name})
+        chosen = {p.name or "": choose_node(p, live, here=here) for p in flow.pods}
+        refs = {n.name: NodeRef(name=n.name, address=n.address) for n in live}
+        pools = await self._reserve(flow, chosen, here)
+        placement = Placement(gateway=refs[here.name], pods={k: refs[v.name] for k, v in chosen.items()},
+                              ports=lambda node: pools[node.name].pop())
+        plan = plan_flow(flow.flow_id, flow.spec, flow.pods, placement=placement)
+        record = _record(plan, flow, yaml_text=yaml_text, origin=self.node)
+        await self.flows.put(flow.flow_id, record)
+        try:
+            replies = await self._spawn_all(plan, flow, files)
+        except BaseException as exc:
+            await self._abort(record, exc)
+            raise
+        pids = {(r.node, p["name"]): p.get("pid") for r in replies for p in r.peas}
+        record.status = "running"
+        for pod in record.pods:
+            pod.status = "running"
+            for pea in pod.peas:
+                pea.pid = pids.get((pod.node, pea.name))
+        await self.flows.put(flow.flow_id, record)
+        return record
+
+    async def _reserve(self, flow: Flow, chosen: dict[str, NodeInfo], here: NodeInfo) -> dict[str, list[int]]:
+        """Ports for each node involved, chosen by that node."""
+        need: dict[str, int] = {here.name: 6 + len(flow.pods)}
+        for pod in flow.pods:
+            node = chosen[pod.name or ""].name
+            need[node] = need.get(node, 0) + 2 * (pod.replicas + 2) + 2 * len(flow.pods) + 1
+        replies = await asyncio.gather(*(
+            self.bus.request(subjects.ports(n), PortsRequest(count=c), PortsReply, timeout_s=5)
+            for n, c in need.items()))
+        return {r.node: list(r.ports) for r in replies}
+
+    async def _spawn_all(self, plan: FlowPlan, flow: Flow, files: dict[str, bytes]) -> list[SpawnReply]:
+        encoded = {k: base64.b64encode(v).decode() for k, v in files.items()}
+        jobs = [self._spawn(plan.flow_id, "gateway", plan.gateway_node.name, [plan.gateway],
+                            flow.spec.timeout_ready_s, {})]
+        jobs += [self._spawn(plan.flow_id, pp.name, pp.node.name, pp.peas, pp.spec.timeout_ready_s,
+                             encoded) for pp in plan.pods]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        return [r for r in results if isinstance(r, SpawnReply)]
+
+    async def _spawn(self, flow_id: str, pod: str, node: str, peas: list[Any], ready_timeout_s: float,
+                     files: dict[str, str], lease_s: float | None = None) -> SpawnReply:
+        req = SpawnRequest(flow_id=flow_id, pod=pod, peas=[config_to_dict(p) for p in peas],
+                           ready_timeout_s=ready_timeout_s, files=files, lease_s=lease_s)
+        return await self.bus.request(subjects.spawn(node), req, SpawnReply,
+                                      timeout_s=min(ready_timeout_s + 5, self.spawn_timeout_s))
+
+    async def _abort(self, record: FlowRecord, exc: BaseException) -> None:
+        logger.warning("flow %s failed to start, stopping what started: %s", record.flow_id, exc)
+        try:
+            await self.kill(record.flow_id, record.nodes)
+        finally:
+            await self.flows.delete(record.flow_id)
+
+    # -- read, delete -------------------------------------------------------------------
+    async def get(self, flow_id: str) -> FlowRecord:
+        try:
+            data = await self.flows.get(flow_id)
+        except KeyNotFound as exc:
+            raise NotFoundError(f"no flow or pod with id {flow_id!r} in the mesh",
+                                detail={"flow_id": flow_id}) from exc
+        record = FlowRecord.model_validate(data)
+        live = {n.name for n in await self.nodes.list()}
+        lost = [p for p in record.pods if p.node not in live]
+        for pod in lost:
+            pod.status = "lost"
+        if lost and record.status == "running":
+            record.status = "degraded"
+        return record
+
+    async def delete(self, flow_id: str) -> FlowRecord:
+        record = await self.get(flow_id)
+        record.status = "stopping"
+        await self.flows.put(flow_id, record)
+        await self.kill(flow_id, record.nodes)
+        await self.flows.delete(flow_id)
+        return record
+
+    async def kill(self, flow_id: str, nodes: set[str], *, pod: str | None = None,
+                   timeout_s: float = 15.0) -> list[KillReply]:
+        """Ask every node to stop the flow's Peas; wait for each live node named in ``nodes``."""
+        live = {n.name for n in await self.nodes.list()}
+        waiting = nodes & live
+        replies: list[KillReply] = []
+        inbox = self.bus.nc.new_inbox()
+        done = asyncio.Event()
+
+        async def on_reply(msg: Any) -> None:
+            from mesh.events import codec
+
+            try:
+                reply = codec.decode(msg.data, KillReply)
+            except Exception:  # noqa: BLE001 - an error envelope: that node could not kill
+                logger.warning("a node failed to stop peas of %s: %s", flow_id, msg.data[:200])
+                return
+            replies.append(reply)
+            waiting.discard(reply.node)
+            if not waiting:
+                done.set()
+
+        sub = await self.bus.nc.subscribe(inbox, cb=on_reply)
+        try:
+            await self.bus.nc.publish(subjects.kill(flow_id, pod), _encode(KillRequest(flow_id=flow_id, pod=pod)),
+                                      reply=inbox)
+            if waiting:
+                try:
+                    await asyncio.wait_for(done.wait(), timeout_s)
+                except asyncio.TimeoutError:
+                    logger.warning("nodes %s did not confirm stopping flow %s", sorted(waiting), flow_id)
+        finally:
+            await sub.unsubscribe()
+        return replies
+
+    # -- single pods (``mesh pod --host``, ``Flow.add(host=...)``) -----------------------
+    async def node_for(self, host: str | None) -> NodeInfo:
+        live = await self.nodes.list()
+        here = next((n for n in live if n.name == self.node), None)
+        if here is None:
+            raise MeshError(f"this node ({self.node}) is not registered in the mesh yet; retry")
+        return choose_node(PodSpec(name="pod", host=host or None), live, here=here)
+
+    async def reserve_ports(self, host: str | None, count: int) -> PortsReply:
+        node = await self.node_for(host)
+        return await self.bus.request(subjects.ports(node.name), PortsRequest(count=count), PortsReply,
+                                      timeout_s=5)
+
+    async def create_pod(self, pod: PodSpec, *, pod_id: str, host: str | None,
+                         peas: list[dict[str, Any]] | None, lease_s: float | None,
+                         files: dict[str, bytes]) -> FlowRecord:
+        """Start one pod on the node ``host`` names: from given Pea configs, or planned here."""
+        node = await self.node_for(host)
+        ref = NodeRef(name=node.name, address=node.address)
+        if peas is None:
+            pool = (await self.reserve_ports(node.name, 2 * (pod.replicas + 2) + 1)).ports
+            plan = plan_pod_alone(pod_id, pod, node=ref, ports=pool.pop)
+            configs: list[Any] = plan.peas
+        else:
+            configs = [config_from_dict(p) for p in peas]
+            plan = PodPlan(spec=pod, head=None, replicas=configs, tail=None, node=ref)
+        record = FlowRecord(flow_id=pod_id, kind="pod", origin=self.node, created=time.time(),
+                            pods=[_pod_record(plan)])
+        await self.flows.put(pod_id, record)
+        encoded = {k: base64.b64encode(v).decode() for k, v in files.items()}
+        try:
+            reply = await self._spawn(pod_id, pod.name or "pod", node.name, configs,
+                                      pod.timeout_ready_s, encoded, lease_s=lease_s)
+        except BaseException as exc:
+            await self._abort(record, exc)
+            raise
+        pids = {p["name"]: p.get("pid") for p in reply.peas}
+        for pea in record.pods[0].peas:
+            pea.pid = pids.get(pea.name)
+        record.status = record.pods[0].status = "running"
+        await self.flows.put(pod_id, record)
+        return record
+
+    async def renew(self, flow_id: str, lease_s: float) -> None:
+        await self.bus.publish(subjects.kill(flow_id), KillRequest(flow_id=flow_id, renew_lease_s=lease_s))
+
+    async def list(self) -> list[FlowRecord]:
+        return [FlowRecord.model_validate(v) for v in (await self.flows.list()).values()]
+
+
+def _encode(model: Any) -> bytes:
+    from mesh.events import codec
+
+    return codec.encode(model)
+
+
+def _record(plan: FlowPlan, flow: Flow, *, yaml_text: str, origin: str) -> FlowRecord:
+    gw = plan.gateway
+    return FlowRecord(
+        flow_id=plan.flow_id, yaml=yaml_text, origin=origin, created=time.time(),
+        gateway=GatewayRecord(node=plan.gateway_node.name, host=plan.gateway_node.address,
+                              port_expose=gw.port_expose, port_http=gw.port_http, port_ctrl=gw.port_ctrl),
+        pods=[_pod_record(pp) for pp in plan.pods])
+
+
+def _pod_record(pp: PodPlan) -> PodRecord:
+    return PodRecord(name=pp.name, node=pp.node.name, address=pp.node.address, uses=pp.spec.uses,
+                     replicas=pp.spec.replicas, image=pp.spec.image, peas=[_pea_record(p) for p in pp.peas])
+
+
+def _pea_record(cfg: PeaConfig | GatewayConfig) -> PeaRecord:
+    bound_in = next((s.port for s in cfg.inputs if s.mode == "bind"), None)
+    return PeaRecord(name=cfg.name, port_ctrl=cfg.port_ctrl, port_in=bound_in,
+                     ports_out=[s.port for s in cfg.outputs if s.mode == "bind" and s.port])
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,141 @@
+"""``jinad``: join (or start) the NATS mesh, run the node agent, serve the HTTP edge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from mesh import __version__
+from mesh.agents.cli import parse_flags
+from mesh.agents.settings import Settings
+from mesh.errors import MeshError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("jinad")
+
+
+def _setup_logging(level: str) -> None:
+    from mesh.logs import setup_pea_logging
+
+    setup_pea_logging("jinad", level)
+    for noisy in ("sanic.access", "sanic.server"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _advertise(settings: Settings) -> str:
+    if settings.advertise_host:
+        return settings.advertise_host
+    if settings.host not in ("0.0.0.0", "::", ""):
+        return settings.host
+    from mesh.flow.banner import private_addresses
+
+    found = private_addresses()
+    return found[0] if found else "127.0.0.1"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    flags = parse_flags(argv)
+    if flags.pop("version", False):
+        print(__version__)
+        return 0
+    level = flags.pop("log_level", "INFO")
+    _setup_logging(level)
+    try:
+        settings = Settings(**flags)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"jinad: error: {problems}", file=sys.stderr)
+        return 2
+    if settings.port == 0:
+        from mesh.runtime.ports import free_port
+
+        settings.port = free_port()
+    elif not _port_free(settings.port):
+        print(f"jinad: error: port {settings.port} is in use; pass --port or JINAD_PORT", file=sys.stderr)
+        return 2
+    if settings.token is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning("the edge listens on %s without a token: anyone who reaches port %d can run "
+                       "code here; pass --token or JINAD_TOKEN", settings.host, settings.port)
+    try:
+        return _serve(settings)
+    except MeshError as exc:
+        print(f"jinad: error: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _serve(settings: Settings) -> int:
+    from mesh.agents.node import Node
+    from mesh.http.app import create_app
+
+    node = Node(settings=settings, address=_advertise(settings), version=__version__)
+    node.start_broker()
+    app = create_app(name=settings.name, version=__version__, token=settings.token,
+                     max_upload_bytes=settings.max_upload_bytes)
+    started = time.monotonic()
+
+    @app.before_server_start
+    async def _up(app_: Any) -> None:
+        await node.start()
+        app_.ctx.agent, app_.ctx.deployer = node.agent, node.deployer
+        _second_signal_kills(app_)
+
+    @app.after_server_start
+    async def _ready(app_: Any) -> None:
+        logger.info("jinad %s ready: edge http://%s:%d, advertised as %s, NATS %s, mesh size %d",
+                    settings.name, settings.host, settings.port, node.address, node.nats_url,
+                    len(await node.agent.live_nodes()))
+
+    @app.before_server_stop
+    async def _down(app_: Any) -> None:
+        await node.stop()
+        c = node.agent.counts
+        logger.info("jinad %s stopped after %.0f s: %d Peas spawned, %d stopped, %d log lines shipped",
+                    settings.name, time.monotonic() - started, c["spawned"], c["killed"],
+                    node.agent.shipper.shipped)
+
+    try:
+        app.run(host=settings.host, port=settings.port, single_process=True, access_log=False,
+                motd=False)
+    finally:
+        node.stop_broker()
+    return 0
+
+
+def _second_signal_kills(app: Any) -> None:
+    """The first SIGINT/SIGTERM stops gracefully; a second one exits at once (the Peas follow,
+    as each one watches its parent)."""
+    loop = asyncio.get_running_loop()
+    count = {"n": 0}
+
+    def on_signal() -> None:
+        count["n"] += 1
+        if count["n"] >= 2:
+            logger.warning("second signal: exiting now")
+            os._exit(1)
+        logger.info("stopping (send the signal again to exit at once)")
+        app.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Log streaming for one flow or pod: server-sent events or a websocket, with replay."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, AsyncIterator
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+
+from mesh.events.codec import encode
+from mesh.events.models import LogRecord
+from mesh.events.streams import replay_logs
+
+__all__ = ["bp"]
+
+bp = Blueprint("logs")
+
+
+def _records(request: Request, flow_id: str, pod: str | None, follow: bool) -> AsyncIterator[LogRecord]:
+    return replay_logs(request.app.ctx.agent.bus.jetstream, flow_id, pod, follow=follow)
+
+
+@bp.get("/logs/<flow_id:str>")
+async def stream_logs(request: Request, flow_id: str) -> HTTPResponse | None:
+    """Server-sent events, one JSON LogRecord per event, from the flow's first line.
+
+    ``?pod=NAME`` narrows to one pod; ``?follow=1`` keeps streaming new lines.
+    """
+    await request.app.ctx.deployer.get(flow_id)  # 404 for an unknown id
+    pod = request.args.get("pod") or None
+    follow = request.args.get("follow", "").lower() in ("1", "true", "yes")
+    response = await request.respond(content_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache"})
+    async with contextlib.aclosing(_records(request, flow_id, pod, follow)) as records:
+        async for rec in records:
+            await response.send(b"data: " + encode(rec) + b"\n\n")
+    await response.eof()
+    return None
+
+
+@bp.websocket("/logstream/<flow_id:str>")
+async def logstream(request: Request, ws: Any, flow_id: str) -> None:
+    """A websocket of LogRecords; the client may first send ``{"from": N}`` to skip N lines."""
+    await request.app.ctx.deployer.get(flow_id)
+    skip = 0
+    with contextlib.suppress(Exception):
+        first = await ws.recv(timeout=0.2)
+        if first:
+            import orjson
+
+            skip = int(orjson.loads(first).get("from", 0))
+    async with contextlib.aclosing(_records(request, flow_id, None, True)) as records:
+        n = 0
+        async for rec in records:
+            n += 1
+            if n > skip:
+                await ws.send(encode(rec).decode())
