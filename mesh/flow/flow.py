@@ -10,11 +10,16 @@ from pydantic import ValidationError
 
 from mesh.client.client import Client
 from mesh.errors import FlowConfigError, MeshError, NotSupportedYetError
+from mesh.executors.loader import check_uses
+from mesh import __version__
 from mesh.flow.banner import ready_banner
+from mesh.flow.placement import LOCAL, Placement
+from mesh.flow.remote import RemotePods, is_remote
 from mesh.flow.runner import LocalRunner
 from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.flow.topology import FlowPlan, check_graph, plan_flow
 from mesh.logs import console_logger
+from mesh.runtime.ports import free_port
 from mesh.types.request import Request
 
 __all__ = ["Flow"]
@@ -29,10 +34,27 @@ def _validation_message(exc: ValidationError, where: str) -> str:
     return f"{where}: " + "; ".join(problems)
 
 
+def _check_executors(pod: PodSpec) -> None:
+    """A wrong ``uses`` is reported before any process starts, naming the pod. Only for a
+    pod on this machine: elsewhere the executor's files are where the pod runs."""
+    if pod.host or pod.image:
+        return
+    for field, uses in (("uses", pod.uses), ("uses_before", pod.uses_before),
+                        ("uses_after", pod.uses_after)):
+        if uses is None:
+            continue
+        try:
+            check_uses(uses)
+        except MeshError as exc:
+            raise FlowConfigError(f"pod {pod.name!r}: {field}: {exc.message}",
+                                  detail={"pod": pod.name, field: uses}) from exc
+
+
 class Flow:
     """A pipeline of Pods: ``Flow().add(uses='_logforward').add(uses='_logforward')``."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, token: str | None = None, **kwargs: Any) -> None:
+        self.token = token  # for jinad edges of remote pods; never written to YAML
         try:
             self.spec = FlowSpec(**kwargs)
         except ValidationError as exc:
@@ -41,6 +63,7 @@ class Flow:
         self.flow_id = uuid.uuid4().hex
         self.plan: FlowPlan | None = None
         self._runner: LocalRunner | None = None
+        self._remote: RemotePods | None = None
         self._client: Client | None = None
         self.logger = console_logger("Flow", self.spec.log_level)
 
@@ -78,34 +101,53 @@ class Flow:
         if self._runner is not None:
             return self
         for pod in self.pods:
-            if pod.host:
-                raise NotSupportedYetError(
-                    f"pod {pod.name!r} sets host={pod.host!r}; remote pods need a jinad mesh, "
-                    "which this installation does not provide yet", detail={"pod": pod.name})
             if pod.image:
                 raise NotSupportedYetError(
                     f"pod {pod.name!r} sets image={pod.image!r}; container pods are not available "
                     "in this installation yet", detail={"pod": pod.name})
-        self.plan = plan_flow(self.flow_id, self.spec, self.pods)
+        for pod in self.pods:
+            if not is_remote(pod):
+                _check_executors(pod)
+        self._remote = RemotePods(self.flow_id, [p for p in self.pods if is_remote(p)],
+                                  token=self.token, lease_s=self.spec.lease_s, version=__version__)
+        try:
+            self._start(self._remote)
+        except BaseException:
+            self._remote.stop()
+            self._remote = None
+            raise
+        self.logger.info("%s", ready_banner(self.plan.gateway))  # type: ignore[union-attr]
+        return self
+
+    def _start(self, remote: RemotePods) -> None:
+        nodes = remote.reserve() if remote.pods else {}
+        placement = Placement(pods=nodes, ports=lambda n: free_port() if n == LOCAL else remote.port(n))
+        self.plan = plan_flow(self.flow_id, self.spec, self.pods, placement=placement)
         configs: list[Any] = [self.plan.gateway]
         timeouts = [self.spec.timeout_ready_s]
         for pp in self.plan.pods:
-            configs.extend(pp.peas)
-            timeouts.extend([pp.spec.timeout_ready_s] * len(pp.peas))
+            if pp.node == LOCAL:
+                configs.extend(pp.peas)
+                timeouts.extend([pp.spec.timeout_ready_s] * len(pp.peas))
+        remote.start([pp for pp in self.plan.pods if pp.node != LOCAL])
         self._runner = LocalRunner()
         try:
             self._runner.start_all(configs, timeouts)
         except BaseException:
             self._runner = None
             raise
-        self.logger.info("%s", ready_banner(self.plan.gateway))
-        return self
 
     def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         if self._runner is not None:
             self._runner.stop()
             self._runner = None
             self.logger.info("%s terminated", self.spec.name)
+        if self._remote is not None:
+            self._remote.stop()
+            self._remote = None
 
     def __enter__(self) -> Flow:
         return self.start()

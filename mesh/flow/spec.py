@@ -82,6 +82,8 @@ class FlowSpec(BaseModel):
     timeout_ready_s: float = Field(30.0, gt=0, description="default Pea ready deadline")
     log_level: str = Field("INFO", description="DEBUG shows per-message counts")
     env: dict[str, str] = Field(default_factory=dict, description="environment of every Pea")
+    lease_s: float = Field(15.0, gt=0, description="remote pods are removed this long after this "
+                           "process stops renewing them (it died without closing the Flow)")
 
     _check_ports = field_validator("port_expose", "port_http")(_port)
 

@@ -1,0 +1,136 @@
+"""Pods of a local Flow that run on jinad nodes (``Flow().add(host=..., port_expose=8000)``).
+
+The local machine may be behind NAT, so nothing remote ever dials it: the
+placement makes a remote Pea bind the sockets local Peas need and the local
+side dials out. Ports on the node are chosen by that node. Remote log lines
+are shown here with a 🌏 prefix. A lease, renewed while the Flow runs, removes
+the remote pods when this process dies without closing the Flow.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from mesh.client.edge import EdgeClient
+from mesh.errors import MeshError
+from mesh.flow.placement import NodeRef
+from mesh.flow.spec import PodSpec
+from mesh.flow.topology import PodPlan
+from mesh.logs import LEVEL_CHARS
+from mesh.runtime.config import config_to_dict
+
+__all__ = ["RemotePods", "is_remote"]
+
+logger = logging.getLogger(__name__)
+_CHAR_OF = {v: k for k, v in LEVEL_CHARS.items()}
+LOCAL_HOSTS = frozenset({"", "0.0.0.0", "local"})
+
+
+def is_remote(pod: PodSpec) -> bool:
+    return bool(pod.host) and pod.host not in LOCAL_HOSTS
+
+
+@dataclass
+class _Remote:
+    spec: PodSpec
+    edge: EdgeClient
+    node: NodeRef
+    ports: list[int]
+    pod_id: str = ""
+    started: bool = False
+    streams: list[threading.Thread] = field(default_factory=list)
+
+
+class RemotePods:
+    """Reserve ports for, start, stream the logs of, and remove a Flow's remote pods."""
+
+    def __init__(self, flow_id: str, pods: list[PodSpec], *, token: str | None, lease_s: float,
+                 version: str) -> None:
+        self.flow_id, self.token, self.lease_s, self.version = flow_id, token, lease_s, version
+        self.pods = pods
+        self.remotes: dict[str, _Remote] = {}
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def reserve(self) -> dict[str, NodeRef]:
+        """Ask each pod's node for the ports its Peas will bind; return where each pod runs."""
+        for pod in self.pods:
+            edge = EdgeClient(pod.host or "", pod.port_expose or 8000, token=self.token)
+            alive = edge.alive()
+            if alive.get("version") not in (None, self.version):
+                logger.warning("jinad at %s runs version %s, this Flow runs %s", edge.base,
+                               alive.get("version"), self.version)
+            need = 2 * (pod.replicas + 2) + 2 * len(self.pods) + 4
+            got = edge.reserve_ports(pod.host, need)
+            node = NodeRef(name=got["node"], address=got["address"])
+            self.remotes[pod.name or ""] = _Remote(spec=pod, edge=edge, node=node, ports=list(got["ports"]))
+        return {name: r.node for name, r in self.remotes.items()}
+
+    def port(self, node: NodeRef) -> int:
+        for remote in self.remotes.values():
+            if remote.node == node and remote.ports:
+                return remote.ports.pop()
+        raise MeshError(f"no reserved port left on node {node.name}")
+
+    def start(self, plans: list[PodPlan]) -> None:
+        """Start every remote pod (in parallel); on any failure remove the ones started."""
+        with ThreadPoolExecutor(max_workers=max(len(plans), 1)) as pool:
+            futures = [pool.submit(self._start_one, pp) for pp in plans]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            self.stop()
+            raise errors[0]  # type: ignore[misc]
+        self._renewer = threading.Thread(target=self._renew, name="lease", daemon=True)
+        self._renewer.start()
+
+    def _start_one(self, pp: PodPlan) -> None:
+        remote = self.remotes[pp.name]
+        remote.pod_id = f"{self.flow_id}-{pp.name}"
+        body: dict[str, Any] = pp.spec.model_dump(exclude_defaults=True, exclude={"needs", "method"})
+        body.update(name=pp.name, host=pp.spec.host, pod_id=remote.pod_id, lease_s=self.lease_s,
+                    peas=[config_to_dict(p) for p in pp.peas])
+        reply = remote.edge.create_pod(body)
+        remote.started = True
+        logger.info("created remote pod %s with id %s on node %s", pp.name, reply["pod_id"], reply["node"])
+        t = threading.Thread(target=self._stream, args=(remote,), name=f"logs-{pp.name}", daemon=True)
+        t.start()
+        remote.streams.append(t)
+
+    def _stream(self, remote: _Remote) -> None:
+        """Print the pod's log lines, from its first one, with the 🌏 prefix."""
+        try:
+            for rec in remote.edge.logs(remote.pod_id, follow=True):
+                if self._stop.is_set():
+                    return
+                char = _CHAR_OF.get(rec.get("level", "INFO"), "I")
+                sys.stderr.write(f"🌏 {rec['pea']}@{rec.get('pid') or 0}[{char}]:{rec['message']}\n")
+        except Exception as exc:  # noqa: BLE001 - a log stream ending must not end the Flow
+            if not self._stop.is_set():
+                logger.debug("log stream of %s ended: %s", remote.pod_id, exc)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            for remote in self.remotes.values():
+                if remote.started:
+                    try:
+                        remote.edge.renew_pod(remote.pod_id, self.lease_s)
+                    except MeshError as exc:
+                        logger.warning("lease of remote pod %s not renewed: %s", remote.pod_id, exc.message)
+
+    def stop(self) -> None:
+        """Remove every remote pod this Flow started; never raises."""
+        self._stop.set()
+        for remote in self.remotes.values():
+            if not remote.started:
+                continue
+            try:
+                remote.edge.delete_pod(remote.pod_id)
+                remote.started = False
+            except MeshError as exc:
+                logger.warning("remote pod %s not removed (its lease will expire): %s",
+                               remote.pod_id, exc.message)
