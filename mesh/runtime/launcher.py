@@ -6,6 +6,7 @@ import collections
 import logging
 import os
 import signal
+import site
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import Callable
 from mesh.errors import PeaStartError
 from mesh.runtime.control import ControlClient
 
-__all__ = ["PeaProcess", "LineSink", "stop_all"]
+__all__ = ["PeaProcess", "LineSink", "stop_all", "child_pythonpath"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class PeaProcess:
 
     def start(self) -> None:
         env = {**os.environ, **self.env, "MESH_PARENT_PID": str(os.getpid()), "PYTHONUNBUFFERED": "1"}
+        env["PYTHONPATH"] = child_pythonpath(env.get("PYTHONPATH"))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mesh.runtime.entry", self.kind, self.config_json],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -67,13 +69,14 @@ class PeaProcess:
 
     def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            self.tail.append(line)
-            try:
-                self.sink(line)
-            except Exception:  # a broken sink must not stop the draining of the pipe
-                logger.exception("log sink for %s failed", self.name)
+        with self.proc.stdout:  # the reader owns the pipe and closes it at the child's exit
+            for raw in self.proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                self.tail.append(line)
+                try:
+                    self.sink(line)
+                except Exception:  # a broken sink must not stop the draining of the pipe
+                    logger.exception("log sink for %s failed", self.name)
 
     def wait_ready(self, timeout_s: float) -> None:
         """Return when the control socket answers; raise if the process exits or time runs out."""
@@ -132,6 +135,22 @@ class PeaProcess:
     def _join_reader(self) -> None:
         if self._reader is not None:
             self._reader.join(timeout=2)
+
+
+def child_pythonpath(existing: str | None) -> str:
+    """``existing`` plus this process's own import directories (its script's folder, the
+    current directory, ``pytest``'s rootdir...), so that a Pea imports the executor modules
+    that the code building the Flow can import. The interpreter's own directories are left
+    out: the child finds them itself, in its own order."""
+    system = [os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                            *site.getsitepackages(), site.getusersitepackages()}]
+    own = []
+    for entry in sys.path:
+        path = os.path.realpath(entry or os.curdir)
+        if os.path.isdir(path) and not any(path == s or path.startswith(s + os.sep) for s in system):
+            own.append(path)
+    parts = [*(existing.split(os.pathsep) if existing else []), *own]
+    return os.pathsep.join(dict.fromkeys(p for p in parts if p))
 
 
 def stop_all(peas: list[PeaProcess], grace_s: float) -> None:
