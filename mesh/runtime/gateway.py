@@ -8,6 +8,7 @@ from typing import Any
 
 import zmq
 
+from mesh.errors import BadRequestError
 from mesh.runtime.base import Runtime
 from mesh.runtime.config import GatewayConfig, SocketSpec
 from mesh.runtime.parts import PartCollector, merge_headers
@@ -44,9 +45,14 @@ class GatewayRuntime(Runtime):
     def _on_client(self, sock: zmq.Socket) -> None:
         frames = sock.recv_multipart()
         ident, body = frames[:1], frames[1:]  # clients are DEALERs: [identity, *request]
-        req = Request.from_frames(body)
+        try:
+            req = _client_request(body)
+        except BadRequestError as exc:
+            logger.warning("dropped a message from a client: %s", exc.message)
+            return
         self.counts["recv"] += 1
-        req.enter("gateway", "gateway")["end"] = time.time()
+        entry = req.enter("gateway", "gateway")
+        entry["end"] = entry["start"]
         self.pending[req.id] = (ident, time.monotonic())
         out = req.to_frames()
         for s in self.outputs:
@@ -77,3 +83,21 @@ class GatewayRuntime(Runtime):
         if self.http is not None:
             self.http.stop()
         super().close()
+
+
+def _client_request(body: list[bytes]) -> Request:
+    """A client's request, checked at the edge so that no Pea gets a header it cannot read."""
+    try:
+        req = Request.from_frames(body)
+    except (IndexError, ValueError) as exc:
+        raise BadRequestError(f"not a request ({len(body)} frames): {exc}") from exc
+    header = req.header
+    if not isinstance(header, dict) or any(not isinstance(header.get(key, default), kind)
+                                           for key, kind, default in _HEADER):
+        raise BadRequestError("a request header must be a JSON object with string 'id' and "
+                              "'endpoint', and optional object 'parameters' and 'status', list 'route'")
+    return req
+
+
+_HEADER = [("id", str, None), ("endpoint", str, None), ("parameters", dict, {}),
+           ("route", list, []), ("status", dict, {})]
