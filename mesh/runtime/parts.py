@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+from mesh.executors.dispatch import RESULTS_KEY
 from mesh.executors.reduce import merge_by_id
 from mesh.types.request import Request
 
@@ -38,7 +39,7 @@ class PartCollector:
 
 
 def merge_headers(parts: Sequence[Request]) -> Request:
-    """One request from several parts: routes joined, the first failure kept, docs merged."""
+    """One request from several parts: routes and results joined, the first failure kept, docs merged."""
     first = parts[0]
     if len(parts) == 1:
         return first
@@ -51,6 +52,9 @@ def merge_headers(parts: Sequence[Request]) -> Request:
                 first.route.append(entry)
         if part.failed and not first.failed:
             first.header["status"] = part.status
+        results = part.parameters.get(RESULTS_KEY)
+        if results:  # what each branch's executors returned as a dict, by pod
+            first.parameters.setdefault(RESULTS_KEY, {}).update(results)
     first.route.sort(key=lambda e: e["start"])
     first.docs = merge_by_id([p.docs for p in parts])
     return first
