@@ -13,7 +13,7 @@ from mesh.executors.base import Executor
 from mesh.executors.builtins import BUILTINS
 from mesh.yamlsafe import Tagged, load_yaml
 
-__all__ = ["load_executor", "resolve_executor_class", "is_yaml_path"]
+__all__ = ["load_executor", "check_uses", "resolve_executor_class", "is_yaml_path"]
 
 
 def is_yaml_path(uses: str) -> bool:
@@ -38,6 +38,28 @@ def load_executor(uses: str, *, uses_with: dict[str, Any] | None = None,
     if not hasattr(executor, "metas"):
         executor.metas = all_metas
     return executor
+
+
+def check_uses(uses: str, *, base_dir: str | None = None) -> None:
+    """Raise what :func:`load_executor` would for a wrong ``uses``, as far as that is known
+    without running the user's code: a built-in's name, an executor YAML file and the
+    files it names, the top-level package of an import path. A Flow calls this before it
+    starts a process."""
+    if is_yaml_path(uses):
+        path = _resolve_path(uses, base_dir)
+        _read_yaml(path)
+    elif uses.startswith("_"):
+        resolve_executor_class(uses)
+    elif ":" in uses or "." in uses:
+        module_name = uses.partition(":")[0] if ":" in uses else uses.rpartition(".")[0]
+        top = module_name.split(".")[0]
+        try:
+            found = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ExecutorNotFoundError(f"cannot import {module_name!r} for uses={uses!r}: "
+                                        f"no module named {top!r}")
 
 
 def resolve_executor_class(uses: str) -> type[Executor]:
@@ -88,16 +110,24 @@ def _resolve_path(uses: str, base_dir: str | None) -> Path:
 
 
 def _from_yaml(path: Path) -> tuple[type[Executor], dict[str, Any], dict[str, Any]]:
+    data = _read_yaml(path)
+    metas = dict(data.get("metas") or {})
+    for module in metas.get("py_modules") or []:
+        _import_file(path.parent / module)
+    return resolve_executor_class(data.tag), dict(data.get("with") or {}), metas
+
+
+def _read_yaml(path: Path) -> Tagged:
     data = load_yaml(path.read_bytes(), source=str(path))
     if not isinstance(data, Tagged):
         raise FlowConfigError(f"{path} must start with the executor's class as a tag, e.g. !MyExecutor")
     unknown = set(data) - {"with", "metas", "requests"}
     if unknown:
         raise FlowConfigError(f"{path}: unknown keys {sorted(unknown)}; allowed are with, metas")
-    metas = dict(data.get("metas") or {})
-    for module in metas.get("py_modules") or []:
-        _import_file(path.parent / module)
-    return resolve_executor_class(data.tag), dict(data.get("with") or {}), metas
+    for module in (data.get("metas") or {}).get("py_modules") or []:
+        if not (path.parent / module).is_file():
+            raise ExecutorNotFoundError(f"py_modules file {str(path.parent / module)!r} does not exist")
+    return data
 
 
 def _import_file(path: Path) -> None:
