@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.netns"]
+pytest_plugins = ["tests.fixtures.netns", "tests.fixtures.nats", "tests.fixtures.jinad"]

@@ -127,6 +127,13 @@ class Deployer:
             record.status = "degraded"
         return record
 
+    async def exists(self, flow_id: str) -> bool:
+        try:
+            await self.flows.get(flow_id)
+        except KeyNotFound:
+            return False
+        return True
+
     async def delete(self, flow_id: str) -> FlowRecord:
         record = await self.get(flow_id)
         record.status = "stopping"

@@ -134,3 +134,6 @@ class RemotePods:
             except MeshError as exc:
                 logger.warning("remote pod %s not removed (its lease will expire): %s",
                                remote.pod_id, exc.message)
+        for remote in self.remotes.values():
+            for stream in remote.streams:
+                stream.join(timeout=3)  # its stream ends once the pod is gone

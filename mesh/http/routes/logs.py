@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any, AsyncIterator
 
@@ -15,6 +16,7 @@ from mesh.events.streams import replay_logs
 __all__ = ["bp"]
 
 bp = Blueprint("logs")
+_WATCH_S = 1.0
 
 
 def _records(request: Request, flow_id: str, pod: str | None, follow: bool) -> AsyncIterator[LogRecord]:
@@ -32,11 +34,31 @@ async def stream_logs(request: Request, flow_id: str) -> HTTPResponse | None:
     follow = request.args.get("follow", "").lower() in ("1", "true", "yes")
     response = await request.respond(content_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
-    async with contextlib.aclosing(_records(request, flow_id, pod, follow)) as records:
-        async for rec in records:
-            await response.send(b"data: " + encode(rec) + b"\n\n")
+
+    async def pump() -> None:
+        async with contextlib.aclosing(_records(request, flow_id, pod, follow)) as records:
+            async for rec in records:
+                await response.send(b"data: " + encode(rec) + b"\n\n")
+
+    await _until_gone(request, flow_id, pump()) if follow else await pump()
     await response.eof()
     return None
+
+
+async def _until_gone(request: Request, flow_id: str, work: Any) -> None:
+    """Run ``work`` until it ends or the flow is deleted (a followed stream then ends)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while not task.done():
+            await asyncio.wait([task], timeout=_WATCH_S)
+            if not task.done() and not await request.app.ctx.deployer.exists(flow_id):
+                task.cancel()
+                # the flow's last lines were published before its record went away
+    finally:
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @bp.websocket("/logstream/<flow_id:str>")
@@ -50,9 +72,12 @@ async def logstream(request: Request, ws: Any, flow_id: str) -> None:
             import orjson
 
             skip = int(orjson.loads(first).get("from", 0))
-    async with contextlib.aclosing(_records(request, flow_id, None, True)) as records:
-        n = 0
-        async for rec in records:
-            n += 1
-            if n > skip:
-                await ws.send(encode(rec).decode())
+    async def pump() -> None:
+        async with contextlib.aclosing(_records(request, flow_id, None, True)) as records:
+            n = 0
+            async for rec in records:
+                n += 1
+                if n > skip:
+                    await ws.send(encode(rec).decode())
+
+    await _until_gone(request, flow_id, pump())
