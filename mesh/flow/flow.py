@@ -46,8 +46,8 @@ def _check_executors(pod: PodSpec) -> None:
         try:
             check_uses(uses)
         except MeshError as exc:
-            raise FlowConfigError(f"pod {pod.name!r}: {field}: {exc.message}",
-                                  detail={"pod": pod.name, field: uses}) from exc
+            raise type(exc)(f"pod {pod.name!r}: {field}: {exc.message}",
+                            detail={"pod": pod.name, field: uses}) from exc
 
 
 class Flow:
