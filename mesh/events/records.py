@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["PeaRecord", "PodRecord", "GatewayRecord", "FlowRecord", "FlowStatus"]
+__all__ = ["FlowRecord", "FlowStatus", "GatewayRecord", "PeaRecord", "PodRecord"]
 
 FlowStatus = Literal["starting", "running", "degraded", "failed", "stopping"]
 

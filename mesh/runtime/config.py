@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SocketSpec", "PeaConfig", "GatewayConfig"]
+__all__ = ["SocketSpec", "PeaConfig", "GatewayConfig", "config_to_dict", "config_from_dict"]
 
 
 @dataclass
@@ -76,3 +76,22 @@ class GatewayConfig(_Json):
     outputs: list[SocketSpec] = field(default_factory=list)
     num_parts: int = 1
     log_level: str = "INFO"
+
+
+def config_to_dict(cfg: PeaConfig | GatewayConfig) -> dict[str, Any]:
+    """A config as JSON-able data, tagged with its kind, for spawn requests."""
+    kind = "gateway" if isinstance(cfg, GatewayConfig) else "pea"
+    return {"kind": kind, **dataclasses.asdict(cfg)}
+
+
+def config_from_dict(data: dict[str, Any]) -> PeaConfig | GatewayConfig:
+    data = dict(data)
+    cls = GatewayConfig if data.pop("kind", "pea") == "gateway" else PeaConfig
+    for key in ("inputs", "outputs"):
+        data[key] = [SocketSpec(**s) for s in data.get(key, [])]
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        from mesh.errors import BadRequestError
+
+        raise BadRequestError(f"invalid Pea configuration: {exc}") from exc
