@@ -50,7 +50,7 @@ class Agent:
         self.flows = FlowStore(bus.jetstream)
         self.shipper = LogShipper(bus=bus, node=name, loop=asyncio.get_running_loop())
         self.supervisor = Supervisor(state_dir=state_dir, sinks=self.shipper.sink,
-                                     stop_grace_s=stop_grace_s)
+                                     stop_grace_s=stop_grace_s, node=name)
         self._subs: list[Subscription] = []
         self._inflight: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []

@@ -7,15 +7,17 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mesh.errors import MeshError
 from mesh.runtime.config import GatewayConfig, PeaConfig
+from mesh.runtime.factory import make_pea, start_peas
 from mesh.runtime.launcher import LineSink, PeaProcess, stop_all
 
-__all__ = ["Supervisor", "PodRun"]
+__all__ = ["PodRun", "Supervisor"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,9 @@ class Supervisor:
     """Starts and stops Pea processes; thread-safe; writes its books to the state dir."""
 
     def __init__(self, *, state_dir: Path, sinks: SinkFactory, stop_grace_s: float = 3.0,
+                 node: str = "local",
                  on_exit: Callable[[PodRun, PeaProcess], None] | None = None) -> None:
+        self.node = node
         self.state_file = state_dir / "peas.json"
         self.sinks = sinks
         self.stop_grace_s = stop_grace_s
@@ -58,14 +62,10 @@ class Supervisor:
             run = PodRun(flow_id=flow_id, pod=pod, peas=[])
             self.pods[key] = run
         try:
-            for cfg in configs:
-                kind = "gateway" if isinstance(cfg, GatewayConfig) else "pea"
-                proc = PeaProcess(kind=kind, name=cfg.name, config_json=cfg.to_json(),
-                                  port_ctrl=cfg.port_ctrl, sink=self.sinks(flow_id, pod, cfg.name),
-                                  env={**(env or {}), **getattr(cfg, "env", {}), "MESH_FLOW_ID": flow_id},
-                                  cwd=cwd)
-                run.peas.append(proc)
-                proc.start()
+            run.peas.extend(make_pea(cfg, sink=self.sinks(flow_id, pod, cfg.name), cwd=cwd,
+                                     env={**(env or {}), "MESH_FLOW_ID": flow_id}, node=self.node)
+                            for cfg in configs)
+            start_peas(run.peas)
             self._save()
             deadline = time.monotonic() + ready_timeout_s
             for proc in run.peas:

@@ -14,7 +14,7 @@ from typing import Callable
 
 from mesh.runtime.ports import free_port
 
-__all__ = ["NodeRef", "LOCAL", "Placement", "dial_host"]
+__all__ = ["NodeRef", "LOCAL", "Placement", "dial_host", "CONTAINER_HOST"]
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,19 @@ class NodeRef:
 LOCAL = NodeRef(name="local", address="127.0.0.1", reachable=False)
 
 
-def dial_host(sender: NodeRef, receiver: NodeRef) -> str:
-    """The host ``sender`` uses to reach a socket bound on ``receiver``."""
-    return "127.0.0.1" if sender == receiver else receiver.address
+CONTAINER_HOST = "host.docker.internal"
+
+
+def dial_host(sender: NodeRef, receiver: NodeRef, *, from_container: bool = False) -> str:
+    """The host ``sender`` uses to reach a socket bound on ``receiver``.
+
+    On one node: the loopback, or ``host.docker.internal`` from inside a container (a
+    container's own ports are published on its node, so the bound side's kind does not
+    matter). Across nodes: the receiving node's advertised address.
+    """
+    if sender != receiver:
+        return receiver.address
+    return CONTAINER_HOST if from_container else "127.0.0.1"
 
 
 @dataclass

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from mesh.errors import MeshError
 from mesh.runtime.config import GatewayConfig, PeaConfig
+from mesh.runtime.factory import make_pea, start_peas
 from mesh.runtime.launcher import LineSink, PeaProcess, stop_all
 
 __all__ = ["LocalRunner"]
@@ -24,15 +25,9 @@ class LocalRunner:
         self.peas: list[PeaProcess] = []
 
     def launch(self, configs: Iterable[PeaConfig | GatewayConfig]) -> list[PeaProcess]:
-        started = []
-        for cfg in configs:
-            kind = "gateway" if isinstance(cfg, GatewayConfig) else "pea"
-            proc = PeaProcess(kind=kind, name=cfg.name, config_json=cfg.to_json(),
-                              port_ctrl=cfg.port_ctrl, sink=self.sink,
-                              env=getattr(cfg, "env", None) or None)
-            self.peas.append(proc)
-            proc.start()
-            started.append(proc)
+        started = [make_pea(cfg, sink=self.sink) for cfg in configs]
+        self.peas.extend(started)
+        start_peas(started)
         return started
 
     def wait_ready(self, peas: list[PeaProcess], timeouts_s: list[float]) -> None:

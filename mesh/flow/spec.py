@@ -51,6 +51,9 @@ class PodSpec(BaseModel):
     port_expose: int | None = Field(None, description="with host: the port of that node's jinad edge")
     host: str | None = Field(None, description="node address or name to run on (jinad mesh)")
     image: str | None = Field(None, description="run each replica in a container of this image")
+    network: Literal["bridge", "host"] = Field(
+        "bridge", description="with image: a container network of its own with ports published "
+        "(bridge), or the host's network (host)")
     labels: dict[str, str] = Field(default_factory=dict, description="place on a node with these labels")
     env: dict[str, str] = Field(default_factory=dict, description="environment of the pod's Peas")
     timeout_ready_s: float = Field(30.0, gt=0, validation_alias=AliasChoices("timeout_ready_s", "timeout_ready"),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mesh.errors import FlowConfigError
-from mesh.flow.placement import LOCAL, NodeRef, Placement, dial_host
+from mesh.flow.placement import CONTAINER_HOST, LOCAL, NodeRef, Placement, dial_host
 from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig, SocketSpec
 
@@ -136,18 +136,24 @@ def _wire(sender: PeaConfig | GatewayConfig, node: NodeRef, spec: PodSpec | None
     for target in targets:
         if port_out is None and not where.must_flip(node, target.node):
             bound = next(s for s in target.pea.inputs if s.mode == "bind")
-            sender.outputs.append(SocketSpec(
-                mode="connect", addresses=[f"{dial_host(node, target.node)}:{bound.port}"]))
+            host = dial_host(node, target.node, from_container=_in_container(sender))
+            sender.outputs.append(SocketSpec(mode="connect", addresses=[f"{host}:{bound.port}"]))
             continue
         port = port_out or where.ports(node)
         sender.outputs.append(SocketSpec(mode="bind", port=port))
-        target.pea.inputs.append(SocketSpec(
-            mode="connect", addresses=[f"{dial_host(target.node, node)}:{port}"]))
+        host = dial_host(target.node, node, from_container=_in_container(target.pea))
+        target.pea.inputs.append(SocketSpec(mode="connect", addresses=[f"{host}:{port}"]))
 
 
-def _dial(target: PeaConfig) -> SocketSpec:
+def _in_container(cfg: PeaConfig | GatewayConfig) -> bool:
+    return isinstance(cfg, PeaConfig) and cfg.in_container
+
+
+def _dial(target: PeaConfig, *, sender: PeaConfig | None = None) -> SocketSpec:
+    """Dial ``target`` on the same node (from a container: through its host)."""
     bound = next(s for s in target.inputs if s.mode == "bind")
-    return SocketSpec(mode="connect", addresses=[f"127.0.0.1:{bound.port}"])
+    host = CONTAINER_HOST if sender is not None and sender.in_container else "127.0.0.1"
+    return SocketSpec(mode="connect", addresses=[f"{host}:{bound.port}"])
 
 
 def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator) -> PodPlan:
@@ -160,7 +166,7 @@ def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator) -
                          uses_with=pod.uses_with if role == "pea" else {},
                          inputs=[SocketSpec(mode="bind", port=in_port or port())],
                          port_ctrl=ctrl or port(), replica_id=replica_id, log_level=flow.log_level,
-                         env=env, image=pod.image if role == "pea" else None)
+                         env=env, image=pod.image if role == "pea" else None, network=pod.network)
 
     if pod.replicas == 1 and not pod.uses_before and not pod.uses_after:
         single = pea(pod.name, pod.uses, "pea", in_port=pod.port_in, ctrl=pod.port_ctrl)
@@ -176,7 +182,7 @@ def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator) -
         head.outputs.extend(SocketSpec(mode="connect", addresses=[a]) for a in addresses)
         tail.num_parts = pod.replicas
     for r in reps:
-        r.outputs.append(_dial(tail))
+        r.outputs.append(_dial(tail, sender=r))
     return PodPlan(spec=pod, head=head, replicas=reps, tail=tail)
 
 

@@ -61,6 +61,17 @@ class PeaConfig(_Json):
     log_level: str = "INFO"
     env: dict[str, str] = field(default_factory=dict)
     image: str | None = None
+    network: str = "bridge"  # for a container: "bridge" (ports published) or "host"
+
+    @property
+    def in_container(self) -> bool:
+        """True for a Pea in a container of its own network, which reaches its host's ports
+        as host.docker.internal rather than the loopback."""
+        return self.image is not None and self.network != "host"
+
+    def bound_ports(self) -> list[int]:
+        ports = [s.port for s in (*self.inputs, *self.outputs) if s.mode == "bind" and s.port]
+        return [*ports, self.port_ctrl]
 
 
 @dataclass
