@@ -35,6 +35,17 @@ __all__ = ["Agent"]
 logger = logging.getLogger(__name__)
 
 
+def _remove_node_containers(node: str) -> int:
+    """Containers this node started in an earlier life (none when there is no Docker engine)."""
+    from mesh.errors import UnavailableError
+    from mesh.runtime.container import remove_containers
+
+    try:
+        return remove_containers(node=node)
+    except UnavailableError:
+        return 0
+
+
 class Agent:
     """One per ``jinad``: ``await agent.start()`` ... ``await agent.stop()``."""
 
@@ -62,6 +73,7 @@ class Agent:
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         left = await asyncio.to_thread(stop_leftovers, self.state_dir)
+        left += await asyncio.to_thread(_remove_node_containers, self.name)
         if left:
             logger.warning("stopped %d Peas left by the previous life of this node", left)
         await ensure_log_stream(self.bus.jetstream, max_age_s=self.log_limits[0],

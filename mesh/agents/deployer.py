@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from mesh.agents.placer import choose_node
-from mesh.errors import MeshError, NotFoundError, NotSupportedYetError
+from mesh.errors import MeshError, NotFoundError
 from mesh.events import subjects
 from mesh.events.bus import Bus
 from mesh.events.errors import KeyNotFound
@@ -47,11 +47,6 @@ class Deployer:
         here = next((n for n in live if n.name == self.node), None)
         if here is None:
             raise MeshError(f"this node ({self.node}) is not registered in the mesh yet; retry")
-        for pod in flow.pods:
-            if pod.image:
-                raise NotSupportedYetError(f"pod {pod.name!r} sets image={pod.image!r}; container "
-                                           "pods are not available in this installation yet",
-                                           detail={"pod": pod.name})
         chosen = {p.name or "": choose_node(p, live, here=here) for p in flow.pods}
         refs = {n.name: NodeRef(name=n.name, address=n.address) for n in live}
         pools = await self._reserve(flow, chosen, here)

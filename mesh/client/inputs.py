@@ -34,6 +34,10 @@ def _one(x: Any) -> Document:
 def batch_requests(endpoint: str, inputs: Inputs, *, request_size: int,
                    parameters: dict[str, Any] | None) -> Iterator[Request]:
     """Lazily yield requests of at most ``request_size`` Documents (one empty one for no input)."""
+    if parameters is not None and not isinstance(parameters, dict):
+        raise BadRequestError(f"parameters must be a dict, not {type(parameters).__name__}")
+    if not isinstance(request_size, int) or request_size < 1:
+        raise BadRequestError(f"request_size must be a positive integer, not {request_size!r}")
     batch: list[Document] = []
     sent = False
     for doc in as_documents(inputs):

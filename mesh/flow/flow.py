@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mesh.client.client import Client
-from mesh.errors import FlowConfigError, MeshError, NotSupportedYetError
+from mesh.errors import FlowConfigError, MeshError
 from mesh.executors.loader import check_uses
 from mesh import __version__
 from mesh.flow.banner import ready_banner
@@ -101,13 +101,12 @@ class Flow:
         if self._runner is not None:
             return self
         for pod in self.pods:
-            if pod.image:
-                raise NotSupportedYetError(
-                    f"pod {pod.name!r} sets image={pod.image!r}; container pods are not available "
-                    "in this installation yet", detail={"pod": pod.name})
-        for pod in self.pods:
             if not is_remote(pod):
                 _check_executors(pod)
+        if any(p.image and not is_remote(p) for p in self.pods):
+            from mesh.runtime.container import remove_orphans
+
+            remove_orphans()
         self._remote = RemotePods(self.flow_id, [p for p in self.pods if is_remote(p)],
                                   token=self.token, lease_s=self.spec.lease_s, version=__version__)
         try:

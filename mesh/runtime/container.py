@@ -187,6 +187,34 @@ def _exit_code(container: Any) -> int | None:
     return None if state.get("Running") else int(state.get("ExitCode", -1))
 
 
+def remove_orphans() -> int:
+    """Remove containers of Flows whose process died on this machine without closing them."""
+    host = socket.gethostname()
+    removed = 0
+    for container in docker_client().containers.list(all=True, filters={"label": [LABEL]}):
+        owner = container.labels.get(f"{LABEL}.owner", "")
+        name, _, pid = owner.rpartition(":")
+        if name == host and pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                container.remove(force=True)
+                removed += 1
+            except Exception as exc:  # noqa: BLE001
+                logger.warning("container %s not removed: %s", container.short_id, exc)
+    if removed:
+        logger.warning("removed %d containers left by Flows that did not close", removed)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_containers(**labels: str) -> int:
     """Remove every container carrying these ``mesh.*`` labels; how many were removed."""
     client = docker_client()

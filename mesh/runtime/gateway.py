@@ -48,7 +48,7 @@ class GatewayRuntime(Runtime):
         try:
             req = _client_request(body)
         except BadRequestError as exc:
-            logger.warning("dropped a message from a client: %s", exc.message)
+            self._refuse(ident, exc)
             return
         self.counts["recv"] += 1
         entry = req.enter("gateway", "gateway")
@@ -60,6 +60,17 @@ class GatewayRuntime(Runtime):
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("send: %d recv: %d pending: %d", self.counts["sent"], self.counts["recv"],
                          len(self.pending))
+
+    def _refuse(self, ident: list[bytes], exc: BadRequestError) -> None:
+        """Answer a bad request as failed when it has an id to answer to; else drop it."""
+        request_id = exc.detail.get("id")
+        if request_id is None:
+            logger.warning("dropped a message from a client: %s", exc.message)
+            return
+        reply = Request.new("", request_id=request_id)
+        reply.mark_failed(pod="gateway", exc=exc)
+        self.frontend.send_multipart([*ident, *reply.to_frames()])
+        self.counts["failed"] += 1
 
     def _on_result(self, sock: zmq.Socket) -> None:
         parts = self.collector.add(Request.from_frames(sock.recv_multipart()))
@@ -92,12 +103,14 @@ def _client_request(body: list[bytes]) -> Request:
     except (IndexError, ValueError) as exc:
         raise BadRequestError(f"not a request ({len(body)} frames): {exc}") from exc
     header = req.header
-    if not isinstance(header, dict) or any(not isinstance(header.get(key, default), kind)
-                                           for key, kind, default in _HEADER):
+    request_id = header.get("id") if isinstance(header, dict) else None
+    if not isinstance(request_id, str) or any(not isinstance(header.get(key, default), kind)
+                                              for key, kind, default in _HEADER):
         raise BadRequestError("a request header must be a JSON object with string 'id' and "
-                              "'endpoint', and optional object 'parameters' and 'status', list 'route'")
+                              "'endpoint', and optional object 'parameters' and 'status', list 'route'",
+                              detail={"id": request_id} if isinstance(request_id, str) else {})
     return req
 
 
-_HEADER = [("id", str, None), ("endpoint", str, None), ("parameters", dict, {}),
+_HEADER = [("endpoint", str, None), ("parameters", dict, {}),
            ("route", list, []), ("status", dict, {})]

@@ -66,7 +66,7 @@ class HttpGateway:
             raise BadRequestError("'data' must be a list of Documents (objects or strings)")
         params = body.get("parameters") or {}
         docs = [doc_from_json(d) for d in data]
-        size = int(body.get("request_size") or max(len(docs), 1))
+        size = body.get("request_size") or max(len(docs), 1)
         responses = self.client().post(endpoint, docs, parameters=params, request_size=size)
         out_docs = [doc_to_json(d) for r in responses for d in r.docs]
         failed = [r.status for r in responses if r.failed]

@@ -46,8 +46,6 @@ async def create_pod(request: Request) -> HTTPResponse:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise FlowConfigError(f"pod arguments: {problems}") from exc
-    if pod.image:
-        raise BadRequestError(f"image={pod.image!r}: container pods are not available in this installation yet")
     pod.name = pod.name or "pod"
     pod_id = str(control.get("pod_id") or control.get("flow_id") or uuid.uuid4().hex)
     lease = control.get("lease_s")
