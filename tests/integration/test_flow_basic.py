@@ -12,6 +12,7 @@ import requests as http
 import zmq
 
 from mesh import AsyncClient, Client, Document, Flow, Request
+from mesh.errors import BadRequestError
 from mesh.executors.dispatch import RESULTS_KEY
 from mesh.runtime.control import ctrl_request
 from tests.fixtures.procs import mesh_children
@@ -144,20 +145,39 @@ def test_bad_executor_output_fails_the_request_not_the_pea(worker: Flow, endpoin
     assert ok.docs.texts == ["Y"] and _pid(worker, "worker") == pid
 
 
-def test_gateway_drops_malformed_client_messages(worker: Flow) -> None:
+def test_gateway_answers_bad_requests_and_drops_garbage(worker: Flow) -> None:
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(f"tcp://127.0.0.1:{worker.port_expose}")
     try:
-        for frames in ([b"not json"], [b"[1, 2]"], [b'{"id": "x"}', b"[]"], [b""],
-                       [b'{"id": "x", "endpoint": "/index", "route": "r"}']):
+        for frames in ([b"not json"], [b"[1, 2]"], [b""], [b'{"id": 5, "endpoint": "/x"}'],
+                       [b'{"id": "no-endpoint"}', b"[]"],
+                       [b'{"id": "bad-route", "endpoint": "/index", "route": "r"}']):
             sock.send_multipart(frames)
-        assert sock.poll(200) == 0  # nothing answers garbage ...
+        answers = []
+        while sock.poll(1000):  # the two with a string id are answered, as failed
+            answers.append(Request.from_frames(sock.recv_multipart()))
+            if len(answers) == 2:
+                assert sock.poll(100) == 0  # and nothing else is
+                break
     finally:
         sock.close(0)
-    (ok,) = worker.index(["still up"])  # ... and nothing is broken by it
+    assert sorted(r.id for r in answers) == ["bad-route", "no-endpoint"]
+    for resp in answers:
+        assert resp.failed and resp.status["pod"] == "gateway"
+        assert resp.status["error"] == "BadRequestError"
+        assert "string 'id' and 'endpoint'" in resp.status["message"]
+    (ok,) = worker.index(["still up"])  # nothing is broken by them
     assert ok.docs.texts == ["STILL UP"]
     assert worker.health() is None
+
+
+def test_client_refuses_bad_arguments_before_sending(worker: Flow) -> None:
+    with pytest.raises(BadRequestError, match="parameters must be a dict, not list"):
+        worker.post("/custom", ["x"], parameters=[1])  # type: ignore[arg-type]
+    with pytest.raises(BadRequestError, match="cannot send int as a Document"):
+        worker.index([1])  # type: ignore[list-item]
+    assert worker.index(["fine"])[0].docs.texts == ["FINE"]  # type: ignore[index]
 
 
 def test_client_from_outside_the_flow(worker: Flow) -> None:
@@ -214,6 +234,9 @@ def test_http_parameters_and_failures(worker: Flow) -> None:
     (b"[1, 2]", 400, "body must be a JSON object"),
     (b'{"data": 5}', 400, "'data' must be a list"),
     (b'{"data": [{"colour": "red"}]}', 400, "unknown Document fields: colour"),
+    (b'{"data": ["x"], "parameters": [1]}', 400, "parameters must be a dict"),
+    (b'{"data": ["x"], "request_size": "ten"}', 400, "request_size must be a positive integer"),
+    (b'{"data": [{"embedding": {"data": [1], "shape": [5]}}]}', 400, "embedding is not a valid array"),
 ])
 def test_http_bad_input_is_a_4xx_json_error(seed: Flow, data: bytes, status: int, message: str) -> None:
     r = _http(seed, "/post/index", data=data)
