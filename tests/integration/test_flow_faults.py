@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +26,7 @@ from mesh.errors import (
 from mesh.flow.spec import PodSpec
 from mesh.flow.topology import check_graph
 from mesh.runtime.control import ctrl_request
-from tests.fixtures.procs import mesh_children
+from tests.fixtures.procs import mesh_children, wait_no_mesh_children
 
 pytestmark = pytest.mark.integration
 
@@ -173,6 +176,29 @@ def test_pea_killed_while_idle_is_reported_at_the_next_request() -> None:
         assert not thread.is_alive(), "the client hung after a Pea was killed"
     assert isinstance(outcome[0], UnavailableError)
     assert "p exited with code -9" in str(outcome[0])
+
+
+def test_peas_stop_when_the_process_that_started_them_is_killed() -> None:
+    script = ("from mesh import Flow\n"
+              "f = Flow().add(replicas=2).start()\n"
+              "print('started', flush=True)\n"
+              "input()\n")  # the Flow's owner then waits on its stdin, until killed
+    owner = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert owner.stdout is not None
+        ready, _, _ = select.select([owner.stdout], [], [], 30)
+        assert ready and owner.stdout.readline() == b"started\n"
+        assert len(mesh_children(owner.pid)) == 5
+        owner.kill()
+        owner.wait(timeout=5)
+        assert wait_no_mesh_children(5, owner.pid) == []
+    finally:
+        owner.kill()
+        owner.wait(timeout=5)
+        for stream in (owner.stdin, owner.stdout):
+            if stream is not None:
+                stream.close()
 
 
 def _capture(outcome: list[BaseException], flow: Flow) -> None:
