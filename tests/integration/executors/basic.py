@@ -71,3 +71,19 @@ class Broken(Executor):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         raise RuntimeError("model file weights.bin is missing")
+
+
+class Closer(Executor):
+    """Counts the Documents it sees and writes the count to ``path`` when the Pea stops."""
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path, self.seen = path, 0
+
+    @requests
+    def count(self, docs: DocumentArray) -> None:
+        self.seen += len(docs)
+
+    def close(self) -> None:
+        with open(self.path, "w", encoding="utf-8") as fh:
+            fh.write(f"{self.metas['pea']} saw {self.seen}")
