@@ -11,6 +11,7 @@ import zmq
 import zmq.asyncio
 
 from mesh.client.callbacks import Callback, Callbacks
+from mesh.client.connection import ConnectionWatch
 from mesh.client.inputs import Inputs, batch_requests
 from mesh.client.progress import Progress
 from mesh.errors import BadRequestError, RequestTimeoutError, UnavailableError
@@ -26,7 +27,7 @@ class _Base:
     def __init__(self, args: argparse.Namespace | None = None, *, host: str = "127.0.0.1",
                  port_expose: int | None = None, port: int | None = None, request_size: int = 100,
                  prefetch: int = 64, timeout_s: float | None = None, show_progress: bool = False,
-                 health_check: HealthCheck | None = None) -> None:
+                 health_check: HealthCheck | None = None, connect_timeout_s: float | None = 10.0) -> None:
         if args is not None:
             host = getattr(args, "host", host)
             port_expose = getattr(args, "port_expose", port_expose)
@@ -38,7 +39,9 @@ class _Base:
         self.host, self.port_expose = host, int(port_expose)
         self.request_size, self.prefetch = request_size, prefetch
         self.timeout_s, self.show_progress, self.health_check = timeout_s, show_progress, health_check
+        self.connect_timeout_s = connect_timeout_s
         self._sock: Any = None
+        self._watch: ConnectionWatch | None = None
 
     @property
     def address(self) -> str:
@@ -49,8 +52,16 @@ class _Base:
         return batch_requests(on, inputs, request_size=request_size or self.request_size,
                               parameters=parameters)
 
-    def _check(self, last_progress: float, pending: int) -> None:
+    def _connect(self, sock: Any) -> ConnectionWatch:
+        """Connect ``sock`` to the gateway, watched from before the first attempt."""
+        sock.setsockopt(zmq.LINGER, 0)
+        watch = ConnectionWatch(sock, self.address, connect_timeout_s=self.connect_timeout_s)
+        sock.connect(self.address)
+        return watch
+
+    def _check(self, last_progress: float, pending: int, watch: ConnectionWatch) -> None:
         problem = self.health_check() if self.health_check else None
+        problem = problem or watch.problem(pending)
         if problem:
             raise UnavailableError(f"{problem}; {pending} request(s) will not be answered")
         if self.timeout_s is not None and time.monotonic() - last_progress > self.timeout_s:
@@ -79,11 +90,13 @@ class Client(_Base):
         """One connection, kept across calls: a new one per call would cost a handshake."""
         if self._sock is None:
             self._sock = zmq.Context.instance().socket(zmq.DEALER)
-            self._sock.setsockopt(zmq.LINGER, 0)
-            self._sock.connect(self.address)
+            self._watch = self._connect(self._sock)
         return self._sock
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if self._sock is not None:
             self._sock.close(0)
             self._sock = None
@@ -95,15 +108,17 @@ class Client(_Base):
         self.close()
 
     def __del__(self) -> None:
-        sock = getattr(self, "_sock", None)
-        if sock is not None:
-            sock.close(0)
+        if hasattr(self, "_watch"):  # not when __init__ refused its arguments
+            self.close()
 
     def _run(self, sock: zmq.Socket, reqs: Iterator[Request], callbacks: Callbacks,
              progress: Progress) -> None:
         pending: set[str] = set()
         exhausted = False
         last = time.monotonic()
+        watch = self._watch
+        assert watch is not None
+        watch.begin()
         while not exhausted or pending:
             while not exhausted and len(pending) < self.prefetch:
                 req = next(reqs, None)
@@ -115,7 +130,7 @@ class Client(_Base):
             if not pending:
                 break
             if not sock.poll(int(_TICK_S * 1000)):
-                self._check(last, len(pending))
+                self._check(last, len(pending), watch)
                 continue
             while pending and sock.poll(0):
                 resp = Request.from_frames(sock.recv_multipart())
@@ -158,20 +173,19 @@ class AsyncClient(_Base):
                    show_progress: bool | None = None) -> list[Request] | None:
         callbacks = Callbacks(on_done, on_error, on_always)
         progress = Progress(enabled=self.show_progress if show_progress is None else show_progress)
-        ctx = zmq.asyncio.Context.instance()
-        sock = ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(self.address)
+        sock = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+        watch = self._connect(sock)
         try:
             reqs = self._requests(on, inputs, parameters, request_size)
-            await self._run(sock, reqs, callbacks, progress)
+            await self._run(sock, reqs, callbacks, progress, watch)
         finally:
+            watch.close()
             sock.close(0)
         progress.done()
         return callbacks.results if callbacks.collect else None
 
     async def _run(self, sock: zmq.asyncio.Socket, reqs: Iterator[Request], callbacks: Callbacks,
-                   progress: Progress) -> None:
+                   progress: Progress, watch: ConnectionWatch) -> None:
         pending = 0
         exhausted = False
         last = time.monotonic()
@@ -188,7 +202,7 @@ class AsyncClient(_Base):
             try:
                 frames = await asyncio.wait_for(sock.recv_multipart(), _TICK_S)
             except asyncio.TimeoutError:
-                self._check(last, pending)
+                self._check(last, pending, watch)
                 continue
             resp = Request.from_frames(frames)
             pending -= 1

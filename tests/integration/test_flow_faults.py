@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import select
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh import Client, Flow, Request
+from mesh import AsyncClient, Client, Flow, Request
 from mesh.errors import (
     ExecutorNotFoundError,
     FlowConfigError,
@@ -166,6 +167,44 @@ def test_killed_pea_mid_stream_is_reported_not_waited_for() -> None:
                 client.index(["x"])
             assert time.monotonic() - started < 3
 
+        # and one without a timeout learns it when the gateway goes away
+        gateway = flow.plan.gateway.port_ctrl  # type: ignore[union-attr]
+        outcome: list[BaseException] = []
+        client = Client(host="127.0.0.1", port_expose=flow.port_expose)
+        stuck = ctrl_request("127.0.0.1", gateway)["pending"]  # the requests "slow" did not answer
+        thread = threading.Thread(target=lambda: _capture(outcome, client))
+        thread.start()
+        _wait_pending(gateway, stuck + 1)  # this client's request is in the gateway too
+        os.kill(int(ctrl_request("127.0.0.1", gateway)["pid"]), signal.SIGKILL)
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "the client hung after the gateway was killed"
+        client.close()
+    assert isinstance(outcome[0], UnavailableError)
+    assert f"the gateway at tcp://127.0.0.1:{flow.port_expose} closed the connection" in str(outcome[0])
+
+
+def _wait_pending(port_ctrl: int, count: int, timeout_s: float = 5) -> None:
+    deadline = time.monotonic() + timeout_s
+    while ctrl_request("127.0.0.1", port_ctrl)["pending"] < count:
+        assert time.monotonic() < deadline, f"the gateway never had {count} requests pending"
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_client_of_a_port_where_nothing_listens(kind: str) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        kwargs = {"host": "127.0.0.1", "port_expose": port, "connect_timeout_s": 0.3}
+        started = time.monotonic()
+        with pytest.raises(UnavailableError, match=f"cannot connect to the gateway at tcp://127.0.0.1:{port} "
+                                                   "within 0.3 s; 1 request"):
+            if kind == "sync":
+                with Client(**kwargs) as client:  # type: ignore[arg-type]
+                    client.index(["x"])
+            else:
+                asyncio.run(AsyncClient(**kwargs).index(["x"]))  # type: ignore[arg-type]
+    assert time.monotonic() - started < 3
+
 
 def test_pea_killed_while_idle_is_reported_at_the_next_request() -> None:
     with Flow().add(name="p") as flow:
@@ -204,8 +243,8 @@ def test_peas_stop_when_the_process_that_started_them_is_killed() -> None:
                 stream.close()
 
 
-def _capture(outcome: list[BaseException], flow: Flow) -> None:
+def _capture(outcome: list[BaseException], sender: Flow | Client) -> None:
     try:
-        flow.index(["b"])
+        sender.index(["b"])
     except BaseException as exc:  # noqa: BLE001 - handed to the test thread
         outcome.append(exc)
