@@ -107,6 +107,15 @@ def test_constructor_error_fails_start_with_its_message_and_stops_every_pea() ->
     assert "within" not in message  # not reported as a timeout
 
 
+def test_pea_not_ready_in_time_fails_start_and_is_stopped() -> None:
+    flow = Flow().add(name="model", uses=f"{EXECUTORS}:SlowStart", uses_with={"delay_s": 30},
+                      timeout_ready_s=0.5)
+    started = time.monotonic()
+    message = _start_fails(flow, PeaStartError)
+    assert message.startswith("model was not ready within")
+    assert time.monotonic() - started < 5
+
+
 def test_port_in_use() -> None:
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))

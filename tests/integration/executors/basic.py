@@ -87,3 +87,11 @@ class Closer(Executor):
     def close(self) -> None:
         with open(self.path, "w", encoding="utf-8") as fh:
             fh.write(f"{self.metas['pea']} saw {self.seen}")
+
+
+class SlowStart(Executor):
+    """Takes ``delay_s`` to construct, like an executor loading a large model."""
+
+    def __init__(self, delay_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        time.sleep(delay_s)
