@@ -29,7 +29,7 @@ class ConnectionWatch:
         self._sock = sock
         endpoint = f"inproc://mesh-client-monitor-{id(self)}-{next(_ids)}"
         sock.monitor(endpoint, _EVENTS)
-        ctx = zmq.Context.shadow(sock.context.underlying)  # a sync view, for asyncio sockets too
+        ctx: zmq.Context[Any] = zmq.Context.shadow(sock.context.underlying)  # sync, for asyncio too
         self._monitor = ctx.socket(zmq.PAIR)
         self._monitor.setsockopt(zmq.LINGER, 0)
         self._monitor.connect(endpoint)

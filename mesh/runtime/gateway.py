@@ -112,5 +112,5 @@ def _client_request(body: list[bytes]) -> Request:
     return req
 
 
-_HEADER = [("endpoint", str, None), ("parameters", dict, {}),
+_HEADER: list[tuple[str, type, Any]] = [("endpoint", str, None), ("parameters", dict, {}),
            ("route", list, []), ("status", dict, {})]

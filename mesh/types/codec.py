@@ -83,7 +83,7 @@ def _array_ref(value: Any, buffers: list[Any], doc_id: str, name: str) -> dict[s
         )
     shape = list(array.shape)  # before ascontiguousarray, which makes a 0-d array 1-d
     raw = np.ascontiguousarray(array).reshape(-1).view(np.uint8)  # any dtype, datetimes too
-    buffers.append(memoryview(raw) if array.size else b"")
+    buffers.append(raw.data if array.size else b"")
     return {"f": len(buffers) - 1, "d": array.dtype.str, "s": shape}
 
 

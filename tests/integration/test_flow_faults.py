@@ -137,11 +137,11 @@ def test_http_port_in_use() -> None:
 
 def test_leaving_with_by_exception_stops_every_pea(no_leftovers: set[int], tmp_path: Path) -> None:
     closer = {"uses": f"{EXECUTORS}:Closer", "uses_with": {"path": str(tmp_path / "closed.txt")}}
-    with pytest.raises(KeyError, match="raised inside"):
-        with Flow().add(replicas=2).add(name="closer", **closer) as flow:
-            assert flow.index(["a", "b"])[0].docs.texts == ["a", "b"]  # type: ignore[index]
-            assert len(set(mesh_children()) - no_leftovers) == 6  # gateway, head, 2 replicas, tail, closer
-            raise KeyError("raised inside")
+    flow = Flow().add(replicas=2).add(name="closer", **closer)
+    with pytest.raises(KeyError, match="raised inside"), flow:
+        assert flow.index(["a", "b"])[0].docs.texts == ["a", "b"]  # type: ignore[index]
+        assert len(set(mesh_children()) - no_leftovers) == 6  # gateway, head, 2 replicas, tail, closer
+        raise KeyError("raised inside")
     assert flow.health() is not None
     # the Peas were stopped, not killed: the executor's close() ran
     assert (tmp_path / "closed.txt").read_text() == "closer saw 2"
