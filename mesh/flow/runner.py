@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 
 from mesh.errors import MeshError
 from mesh.runtime.config import GatewayConfig, PeaConfig
 from mesh.runtime.factory import make_pea, start_peas
-from mesh.runtime.launcher import LineSink, PeaProcess, stop_all
+from mesh.runtime.launcher import LineSink, PeaProcess, stop_all, wait_all_ready
 
 __all__ = ["LocalRunner"]
 
@@ -31,11 +30,8 @@ class LocalRunner:
         return started
 
     def wait_ready(self, peas: list[PeaProcess], timeouts_s: list[float]) -> None:
-        """Wait for all; on the first failure the error names the Pea and why."""
-        start = time.monotonic()
-        for proc, timeout_s in zip(peas, timeouts_s):
-            remaining = max(timeout_s - (time.monotonic() - start), 0.05)
-            proc.wait_ready(remaining)
+        """Wait for all at once; on the first failure the error names the Pea and why."""
+        wait_all_ready(peas, timeouts_s)
 
     def dead(self) -> list[PeaProcess]:
         return [p for p in self.peas if p.returncode is not None]

@@ -11,17 +11,20 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
+
+import zmq
 
 from mesh.errors import PeaStartError
 from mesh.runtime.control import ControlClient
 
-__all__ = ["PeaProcess", "LineSink", "stop_all", "child_pythonpath"]
+__all__ = ["PeaProcess", "LineSink", "stop_all", "wait_all_ready", "child_pythonpath"]
 
 logger = logging.getLogger(__name__)
 
 LineSink = Callable[[str], None]
 _TAIL = 40
+_READY_POLL_MS = 20
 
 
 def _stderr_sink(line: str) -> None:
@@ -80,19 +83,7 @@ class PeaProcess:
 
     def wait_ready(self, timeout_s: float) -> None:
         """Return when the control socket answers; raise if the process exits or time runs out."""
-        ctrl = ControlClient("127.0.0.1", self.port_ctrl)
-        deadline = time.monotonic() + timeout_s
-        try:
-            ctrl.send("status")
-            while True:
-                if ctrl.poll(0.02) is not None:
-                    return
-                if self.returncode is not None:
-                    raise self._start_error(f"exited with code {self.returncode} before it was ready")
-                if time.monotonic() > deadline:
-                    raise self._start_error(f"was not ready within {timeout_s:g} s")
-        finally:
-            ctrl.close()
+        wait_all_ready([self], [timeout_s])
 
     def _start_error(self, what: str) -> PeaStartError:
         if self._reader is not None and self.returncode is not None:
@@ -135,6 +126,34 @@ class PeaProcess:
     def _join_reader(self) -> None:
         if self._reader is not None:
             self._reader.join(timeout=2)
+
+
+def wait_all_ready(peas: list[PeaProcess], timeouts_s: list[float]) -> None:
+    """Return when every Pea's control socket has answered. Raise for the first Pea that
+    exits or passes its own deadline, while the others are still being waited for: a Pea
+    that fails is reported at once, not after a slower one before it is ready."""
+    start = time.monotonic()
+    poller = zmq.Poller()
+    waiting: dict[Any, tuple[PeaProcess, ControlClient, float]] = {}
+    try:
+        for pea, timeout_s in zip(peas, timeouts_s):
+            ctrl = ControlClient("127.0.0.1", pea.port_ctrl)
+            ctrl.send("status")
+            waiting[ctrl.sock] = (pea, ctrl, timeout_s)
+            poller.register(ctrl.sock, zmq.POLLIN)
+        while waiting:
+            for sock, _ in poller.poll(_READY_POLL_MS):
+                poller.unregister(sock)
+                waiting.pop(sock)[1].close()
+            elapsed = time.monotonic() - start
+            for pea, _, timeout_s in waiting.values():
+                if pea.returncode is not None:
+                    raise pea._start_error(f"exited with code {pea.returncode} before it was ready")
+                if elapsed > timeout_s:
+                    raise pea._start_error(f"was not ready within {timeout_s:g} s")
+    finally:
+        for _, ctrl, _ in waiting.values():
+            ctrl.close()
 
 
 def child_pythonpath(existing: str | None) -> str:

@@ -116,6 +116,16 @@ def test_pea_not_ready_in_time_fails_start_and_is_stopped() -> None:
     assert time.monotonic() - started < 5
 
 
+def test_failing_pea_is_reported_without_waiting_for_a_slow_one() -> None:
+    flow = (Flow().add(name="model", uses=f"{EXECUTORS}:SlowStart", uses_with={"delay_s": 60},
+                       timeout_ready_s=60)
+            .add(name="broken", uses=f"{EXECUTORS}:Broken"))
+    started = time.monotonic()
+    message = _start_fails(flow, PeaStartError)
+    assert message.startswith("broken exited with code 1 before it was ready")
+    assert time.monotonic() - started < 10
+
+
 def test_port_in_use() -> None:
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))
