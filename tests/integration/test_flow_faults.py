@@ -241,7 +241,7 @@ def test_pea_killed_while_idle_is_reported_at_the_next_request() -> None:
 
 def test_peas_stop_when_the_process_that_started_them_is_killed() -> None:
     script = ("from mesh import Flow\n"
-              "f = Flow().add(replicas=2).start()\n"
+              "f = Flow(http=False).add().start()\n"
               "print('started', flush=True)\n"
               "input()\n")  # the Flow's owner then waits on its stdin, until killed
     owner = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
@@ -250,7 +250,7 @@ def test_peas_stop_when_the_process_that_started_them_is_killed() -> None:
         assert owner.stdout is not None
         ready, _, _ = select.select([owner.stdout], [], [], 30)
         assert ready and owner.stdout.readline() == b"started\n"
-        assert len(mesh_children(owner.pid)) == 5
+        assert len(mesh_children(owner.pid)) == 2  # gateway and pod0
         owner.kill()
         owner.wait(timeout=5)
         assert wait_no_mesh_children(5, owner.pid) == []
