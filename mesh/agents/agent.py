@@ -19,6 +19,7 @@ from mesh.agents.reconcile import stop_leftovers
 from mesh.agents.supervisor import PodRun, Supervisor
 from mesh.events import subjects
 from mesh.events.bus import Bus
+from mesh.events.files import FlowFiles
 from mesh.events.kv import FlowStore, NodeRegistry
 from mesh.events.models import (
     KillReply, KillRequest, LifecycleEvent, NodeInfo, PortsReply, PortsRequest, SpawnReply,
@@ -59,6 +60,7 @@ class Agent:
         self.started = time.time()
         self.nodes = NodeRegistry(bus.jetstream, ttl_s=node_ttl_s)
         self.flows = FlowStore(bus.jetstream)
+        self.files = FlowFiles(bus.jetstream)
         self.shipper = LogShipper(bus=bus, node=name, loop=asyncio.get_running_loop())
         self.supervisor = Supervisor(state_dir=state_dir, sinks=self.shipper.sink,
                                      stop_grace_s=stop_grace_s, node=name)
@@ -80,6 +82,7 @@ class Agent:
                                 max_bytes=self.log_limits[1])
         await self.nodes.open()
         await self.flows.open()
+        await self.files.open()
         self.shipper.start()
         await self.heartbeat()
         sub = self.bus.subscribe
@@ -115,7 +118,8 @@ class Agent:
 
     async def _on_spawn(self, req: SpawnRequest, _msg: Msg) -> SpawnReply:
         configs = [config_from_dict(p) for p in req.peas]
-        workdir = await asyncio.to_thread(write_workspace, self.state_dir, req.flow_id, req.files)
+        files = {**(await self.files.get(req.files_ref)), **req.files} if req.files_ref else req.files
+        workdir = await asyncio.to_thread(write_workspace, self.state_dir, req.flow_id, files)
         for cfg in configs:
             if isinstance(cfg, PeaConfig) and workdir and not cfg.base_dir:
                 cfg.base_dir = str(workdir)

@@ -7,7 +7,6 @@ for the Flow, on any node, is stopped before the error is returned.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 import uuid
@@ -18,6 +17,7 @@ from mesh.errors import MeshError, NotFoundError
 from mesh.events import subjects
 from mesh.events.bus import Bus
 from mesh.events.errors import KeyNotFound
+from mesh.events.files import FlowFiles
 from mesh.events.kv import FlowStore, NodeRegistry
 from mesh.events.models import (
     KillReply, KillRequest, NodeInfo, PortsReply, PortsRequest, SpawnReply, SpawnRequest,
@@ -36,9 +36,10 @@ logger = logging.getLogger(__name__)
 
 class Deployer:
     def __init__(self, *, bus: Bus, node: str, nodes: NodeRegistry, flows: FlowStore,
-                 spawn_timeout_s: float) -> None:
+                 spawn_timeout_s: float, files: FlowFiles | None = None) -> None:
         self.bus, self.node = bus, node
         self.nodes, self.flows = nodes, flows
+        self.files = files or FlowFiles(bus.jetstream)
         self.spawn_timeout_s = spawn_timeout_s
 
     # -- create ---------------------------------------------------------------------
@@ -81,11 +82,11 @@ class Deployer:
         return {r.node: list(r.ports) for r in replies}
 
     async def _spawn_all(self, plan: FlowPlan, flow: Flow, files: dict[str, bytes]) -> list[SpawnReply]:
-        encoded = {k: base64.b64encode(v).decode() for k, v in files.items()}
+        files_ref = await self._stash(plan.flow_id, files)
         jobs = [self._spawn(plan.flow_id, "gateway", plan.gateway_node.name, [plan.gateway],
-                            flow.spec.timeout_ready_s, {})]
+                            flow.spec.timeout_ready_s, None)]
         jobs += [self._spawn(plan.flow_id, pp.name, pp.node.name, pp.peas, pp.spec.timeout_ready_s,
-                             encoded) for pp in plan.pods]
+                             files_ref) for pp in plan.pods]
         results = await asyncio.gather(*jobs, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
@@ -93,9 +94,9 @@ class Deployer:
         return [r for r in results if isinstance(r, SpawnReply)]
 
     async def _spawn(self, flow_id: str, pod: str, node: str, peas: list[Any], ready_timeout_s: float,
-                     files: dict[str, str], lease_s: float | None = None) -> SpawnReply:
+                     files_ref: str | None, lease_s: float | None = None) -> SpawnReply:
         req = SpawnRequest(flow_id=flow_id, pod=pod, peas=[config_to_dict(p) for p in peas],
-                           ready_timeout_s=ready_timeout_s, files=files, lease_s=lease_s)
+                           ready_timeout_s=ready_timeout_s, files_ref=files_ref, lease_s=lease_s)
         return await self.bus.request(subjects.spawn(node), req, SpawnReply,
                                       timeout_s=min(ready_timeout_s + 5, self.spawn_timeout_s))
 
@@ -105,6 +106,21 @@ class Deployer:
             await self.kill(record.flow_id, record.nodes)
         finally:
             await self.flows.delete(record.flow_id)
+            await self._drop_files(record.flow_id)
+
+    async def _stash(self, flow_id: str, files: dict[str, bytes]) -> str | None:
+        """Uploaded files go to the object store once; spawn requests name them (a NATS
+        message could not carry more than the broker's max_payload, 1 MB by default)."""
+        if not files:
+            return None
+        await self.files.put(flow_id, files)
+        return flow_id
+
+    async def _drop_files(self, flow_id: str) -> None:
+        try:
+            await self.files.delete(flow_id)
+        except Exception as exc:  # noqa: BLE001 - the flow is gone; a stale object only costs space
+            logger.warning("uploaded files of %s not removed: %s", flow_id, exc)
 
     # -- read, delete -------------------------------------------------------------------
     async def get(self, flow_id: str) -> FlowRecord:
@@ -135,6 +151,7 @@ class Deployer:
         await self.flows.put(flow_id, record)
         await self.kill(flow_id, record.nodes)
         await self.flows.delete(flow_id)
+        await self._drop_files(flow_id)
         return record
 
     async def kill(self, flow_id: str, nodes: set[str], *, pod: str | None = None,
@@ -201,10 +218,10 @@ class Deployer:
         record = FlowRecord(flow_id=pod_id, kind="pod", origin=self.node, created=time.time(),
                             pods=[_pod_record(plan)])
         await self.flows.put(pod_id, record)
-        encoded = {k: base64.b64encode(v).decode() for k, v in files.items()}
         try:
             reply = await self._spawn(pod_id, pod.name or "pod", node.name, configs,
-                                      pod.timeout_ready_s, encoded, lease_s=lease_s)
+                                      pod.timeout_ready_s, await self._stash(pod_id, files),
+                                      lease_s=lease_s)
         except BaseException as exc:
             await self._abort(record, exc)
             raise

@@ -68,7 +68,8 @@ class Node:
             log_max_bytes=s.log_max_bytes)
         await self._agent.start()
         self._deployer = Deployer(bus=self.bus, node=s.name, nodes=self._agent.nodes,
-                                  flows=self._agent.flows, spawn_timeout_s=s.spawn_timeout_s)
+                                  flows=self._agent.flows, spawn_timeout_s=s.spawn_timeout_s,
+                                  files=self._agent.files)
 
     async def stop(self) -> None:
         if self._agent is not None:

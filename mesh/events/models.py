@@ -122,6 +122,8 @@ class SpawnRequest(Event):
     peas: list[dict[str, Any]] = Field(default_factory=list, description="pea configs")
     ready_timeout_s: float = 60.0
     files: dict[str, str] = Field(default_factory=dict, description="file name -> base64 content")
+    files_ref: str | None = Field(default=None, description="key of the flow's uploaded files in "
+                                  "the jinad_files object store (too big for one message)")
     lease_s: float | None = Field(default=None, description="peas die unless renewed within this")
 
 

@@ -1,0 +1,192 @@
+"""Several ``jinad`` nodes, each in its own network namespace on one bridge, one NATS.
+
+``mesh3`` (module scope) builds nodes A, B and C once per test module: A runs the
+embedded nats-server (listening on every address of its namespace, port 4222) and
+B and C join it with ``--nats nats://<A's ip>:4222``. Every node's edge listens on
+port 8000 of its own namespace and advertises its namespace address; the test
+process (root namespace) reaches each one there. Tests that kill nodes build their
+own mesh with :func:`build_mesh`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.jinad import JinadNode, pea_pids_of, start_jinad
+from tests.netns import Host, Net, available, cleanup_stale
+
+__all__ = ["Mesh", "MeshNode", "build_mesh", "wait_for", "NATS_PORT", "EDGE_PORT"]
+
+NATS_PORT = 4222
+EDGE_PORT = 8000
+
+
+def wait_for(cond: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.05) -> Any:
+    """Poll ``cond`` until it returns something truthy (returned); fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what} (last: {value!r})")
+        time.sleep(interval_s)
+
+
+@dataclass
+class MeshNode:
+    """One machine of the mesh: its namespace and the ``jinad`` running there."""
+
+    host: Host
+    jinad: JinadNode
+
+    @property
+    def name(self) -> str:
+        return self.jinad.name
+
+    @property
+    def ip(self) -> str:
+        return self.host.ip
+
+    @property
+    def edge(self) -> Any:
+        return self.jinad.edge
+
+    @property
+    def pid(self) -> int:
+        return self.jinad.proc.pid
+
+    def peas(self) -> list[int]:
+        """Pea processes this node's ``jinad`` runs."""
+        return pea_pids_of(self.pid)
+
+    def alive(self) -> bool:
+        return self.jinad.proc.poll() is None
+
+
+@dataclass
+class Mesh:
+    net: Net
+    nodes: dict[str, MeshNode] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> MeshNode:
+        return self.nodes[name]
+
+    @property
+    def nats_url(self) -> str:
+        """The broker as the test process (root namespace) reaches it."""
+        return f"nats://{self.nodes['A'].ip}:{NATS_PORT}"
+
+    def peas(self) -> dict[str, list[int]]:
+        return {name: node.peas() for name, node in self.nodes.items()}
+
+    def stored(self) -> dict[str, list[str]]:
+        """What the broker keeps for flows: KV keys of ``jinad_flows``, objects of ``jinad_files``."""
+        return asyncio.run(_stored(self.nats_url))
+
+    def close(self) -> list[int]:
+        """Stop every node (B, C... first, the broker's node last); return Peas left over."""
+        leftovers: list[int] = []
+        for node in sorted(self.nodes.values(), key=lambda n: n.name == "A"):
+            pid = node.pid
+            node.jinad.stop()
+            deadline = time.monotonic() + 5
+            while pea_pids_of(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            leftovers += pea_pids_of(pid)
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.net.close()
+        return leftovers
+
+
+async def _stored(url: str) -> dict[str, list[str]]:
+    import nats
+    import nats.js.errors
+
+    nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
+    try:
+        js = nc.jetstream()
+        kv = await js.key_value("jinad_flows")
+        try:
+            flows = sorted(await kv.keys())
+        except nats.js.errors.NoKeysError:
+            flows = []
+        try:
+            store = await js.object_store("jinad_files")
+            files = sorted(o.name for o in await store.list(ignore_deletes=True))
+        except nats.js.errors.NotFoundError:  # no object yet (or no bucket)
+            files = []
+        return {"jinad_flows": flows, "jinad_files": files}
+    finally:
+        await nc.close()
+
+
+def _netns_or_skip() -> None:
+    ok, why = available()
+    if not ok:
+        if os.environ.get("MESH_REQUIRE_NETNS") == "1":
+            pytest.fail(f"network namespaces required but unavailable: {why}")
+        pytest.skip(f"network namespaces unavailable: {why}")
+    cleanup_stale()
+
+
+def build_mesh(tmp: Path, names: tuple[str, ...] = ("A", "B", "C"),
+               labels: dict[str, list[str]] | None = None) -> Mesh:
+    """Namespaces and ``jinad`` nodes; the first name runs the broker. Skips without netns."""
+    _netns_or_skip()
+    mesh = Mesh(net=Net())
+    try:
+        hosts = {name: mesh.net.add_host(name) for name in names}
+        first = names[0]
+        broker = f"nats://{hosts[first].ip}:{NATS_PORT}"
+
+        def start(name: str) -> MeshNode:
+            host = hosts[name]
+            extra = ["--nats-port", str(NATS_PORT)] if name == first else []
+            if labels and labels.get(name):
+                extra += ["--labels", *labels[name]]
+            node = start_jinad(tmp, name=name, host="0.0.0.0", advertise=host.ip, port=EDGE_PORT,
+                               nats=None if name == first else broker, extra=extra,
+                               prefix=host.exec_argv([]), state_dir=tmp / f"state-{name}")
+            return MeshNode(host=host, jinad=node)
+
+        mesh.nodes[first] = start(first)
+        with ThreadPoolExecutor(max_workers=max(len(names) - 1, 1)) as pool:
+            futures = [pool.submit(start, name) for name in names[1:]]
+        for future in futures:  # keep every node that started, so that close() stops it
+            if future.exception() is None:
+                mesh.nodes[future.result().name] = future.result()
+        for future in futures:
+            future.result()  # the first failure, if any
+        want = set(names)
+        wait_for(lambda: want <= {n["name"] for n in mesh[first].edge.nodes()}, 10,
+                 f"nodes {sorted(want)} in the mesh")
+    except BaseException:
+        mesh.close()
+        raise
+    return mesh
+
+
+@pytest.fixture(scope="module")
+def mesh3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """Nodes A (broker), B and C (labels role=x), built once per module."""
+    mesh = build_mesh(tmp_path_factory.mktemp("mesh3"), labels={"C": ["role=x"]})
+    try:
+        yield mesh
+    finally:
+        leftovers = mesh.close()
+    assert not leftovers, f"Peas left behind by the mesh's jinad nodes: {leftovers}"

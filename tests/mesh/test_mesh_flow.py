@@ -1,0 +1,313 @@
+"""A Flow across three machines: put on A, pods on B and C, read and deleted anywhere.
+
+Each ``jinad`` runs in its own network namespace (see ``conftest.py``); the test
+process talks to the nodes, the gateway and the broker over the bridge, as a user
+on another machine would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import requests
+
+from mesh import Client, Document, Flow
+from mesh.errors import MeshError
+from tests.mesh.conftest import EDGE_PORT, Mesh, wait_for
+
+pytestmark = pytest.mark.mesh
+
+EXECUTORS = Path(__file__).resolve().parent.parent / "integration" / "executors"
+
+
+def _flow_yaml(*pods: str) -> str:
+    return "!Flow\nversion: 1\npods:\n" + "".join(pods)
+
+
+def _pod(name: str, uses: str = "_logforward", **where: Any) -> str:
+    text = f"  - name: {name}\n    uses: {uses}\n"
+    for key, value in where.items():
+        if isinstance(value, dict):
+            text += f"    {key}:\n" + "".join(f"      {k}: {v}\n" for k, v in value.items())
+        else:
+            text += f"    {key}: {value}\n"
+    return text
+
+
+def _put_flow(mesh: Mesh, node: str, yaml_text: str,
+              files: list[tuple[str, tuple[str, bytes]]] = ()) -> requests.Response:  # type: ignore[assignment]
+    """The seed's ``create_flow``: a multipart upload in the field ``yamlspec`` (and files)."""
+    url = f"http://{mesh[node].ip}:{EDGE_PORT}/flow/yaml/"
+    parts = [("yamlspec", ("flow.yml", yaml_text.encode())), *files]
+    return requests.put(url, files=parts, timeout=60)
+
+
+def _get_flow(mesh: Mesh, node: str, flow_id: str) -> requests.Response:
+    return requests.get(f"http://{mesh[node].ip}:{EDGE_PORT}/flow/{flow_id}", timeout=10)
+
+
+def _delete_flow(mesh: Mesh, node: str, flow_id: str) -> requests.Response:
+    return requests.delete(f"http://{mesh[node].ip}:{EDGE_PORT}/flow",
+                           params={"flow_id": flow_id}, timeout=60)
+
+
+def _flow_ids(mesh: Mesh, node: str) -> list[str]:
+    body = requests.get(f"http://{mesh[node].ip}:{EDGE_PORT}/flows", timeout=10).json()
+    return [f["flow_id"] for f in body["flows"]]
+
+
+def _pea_pids(record: dict[str, Any]) -> dict[str, set[int]]:
+    """Pids of the flow's Peas by node, from its record (the gateway's included)."""
+    out: dict[str, set[int]] = {}
+    for pod in record["pods"]:
+        out.setdefault(pod["node"], set()).update(p["pid"] for p in pod["peas"])
+    return out
+
+
+def _assert_nothing_left(mesh: Mesh) -> None:
+    """No Pea on any node, no flow record or uploaded file in the mesh, no workspace."""
+    assert mesh.peas() == {name: [] for name in mesh.nodes}
+    assert _flow_ids(mesh, "A") == []
+    assert mesh.stored() == {"jinad_flows": [], "jinad_files": []}
+    for node in mesh.nodes.values():
+        workspace = node.jinad.state_dir / "workspace"
+        assert not workspace.exists() or not any(workspace.iterdir()), node.name
+
+
+@pytest.fixture
+def clean(mesh3: Mesh) -> Iterator[Mesh]:
+    """The shared mesh, checked empty before and after the test."""
+    _assert_nothing_left(mesh3)
+    yield mesh3
+    for flow_id in _flow_ids(mesh3, "A"):  # a failed test must not spoil the next one
+        _delete_flow(mesh3, "A", flow_id)
+    _assert_nothing_left(mesh3)
+
+
+class LogTap:
+    """One ``jinad.logs.>`` subscription on the mesh's broker, from a thread of its own."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.records: list[dict[str, Any]] = []
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="logtap", daemon=True)
+
+    def __enter__(self) -> LogTap:
+        self._thread.start()
+        if not self._ready.wait(10) or self._error is not None:
+            raise AssertionError(f"no subscription to jinad.logs.> at {self.url}: {self._error!r}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported by __enter__
+            self._error = exc
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _main(self) -> None:
+        import nats
+
+        nc = await nats.connect(self.url, connect_timeout=5, allow_reconnect=False)
+        self._stop = asyncio.Event()
+
+        async def on_msg(msg: Any) -> None:
+            self.records.append(orjson.loads(msg.data))
+
+        try:
+            await nc.subscribe("jinad.logs.>", cb=on_msg)
+            await nc.flush()
+            self._ready.set()
+            await self._stop.wait()
+        finally:
+            await nc.close()
+
+    def nodes_of(self, flow_id: str) -> set[str]:
+        return {r["node"] for r in list(self.records) if r["flow"] == flow_id}
+
+    def forwarded(self, flow_id: str) -> list[dict[str, Any]]:
+        """What ``_logforward`` Peas of the flow logged about the requests they received."""
+        return [r for r in list(self.records)
+                if r["flow"] == flow_id and r["message"].startswith("recv IndexRequest")]
+
+
+def test_flow_put_on_a_runs_on_b_and_c_read_and_deleted_elsewhere(clean: Mesh) -> None:
+    mesh = clean
+    a, b, c = mesh["A"], mesh["B"], mesh["C"]
+    yaml_text = _flow_yaml(_pod("pb", host="B"), _pod("pc", host=c.ip),
+                           _pod("px", labels={"role": "x"}))
+    resp = _put_flow(mesh, "A", yaml_text)
+    assert resp.status_code == 200, resp.text
+    created = resp.json()
+    flow_id = created["flow_id"]
+    try:
+        assert (created["host"], created["gateway"]["node"]) == (a.ip, "A")
+        nodes = {p["name"]: p["node"] for p in created["pods"]}
+        assert nodes == {"pb": "B", "pc": "C", "px": "C"}
+        assert {p["name"]: p["address"] for p in created["pods"]} == {
+            "pb": b.ip, "pc": c.ip, "px": c.ip}
+
+        # every Pea named in the record runs under the jinad of the node it names
+        pids = _pea_pids(created)
+        assert set(b.peas()) == pids["B"] and set(c.peas()) == pids["C"]
+        assert len(a.peas()) == 1  # the gateway
+
+        # the seed's get_flow_info against B and C: the same record as on A
+        records = {n: _get_flow(mesh, n, flow_id) for n in ("A", "B", "C")}
+        assert all(r.status_code == 200 for r in records.values())
+        bodies = {n: r.json() for n, r in records.items()}
+        assert bodies["A"] == bodies["B"] == bodies["C"]
+        assert bodies["B"]["status"] == "running"
+        assert (bodies["C"]["host"], bodies["C"]["port"]) == (a.ip, created["port"])
+        assert all(p["status"] == "running" for p in bodies["B"]["pods"])
+        assert bodies["B"]["yaml"] == yaml_text
+
+        # the seed's client, from this machine to the gateway on A
+        client = Client(host=bodies["B"]["host"], port_expose=int(bodies["B"]["port"]))
+        try:
+            results = client.index([Document(text="hello, jina"), Document(text="mesh")])
+        finally:
+            client.close()
+        assert results is not None and len(results) == 1 and not results[0].failed
+        assert results[0].docs.texts == ["hello, jina", "mesh"]
+        assert [e["pod"] for e in results[0].route] == ["gateway", "pb", "pc", "px"]
+    finally:
+        deleted = _delete_flow(mesh, "C", flow_id)
+
+    # DELETE on C answers once every Pea of the flow, on every node, is gone
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["flow_id"] == flow_id
+    assert mesh.peas() == {"A": [], "B": [], "C": []}
+    for node in ("A", "B", "C"):
+        gone = _get_flow(mesh, node, flow_id)
+        assert gone.status_code == 404, (node, gone.text)
+        assert flow_id in gone.json()["message"]
+        assert _flow_ids(mesh, node) == []
+
+
+def test_uploaded_executor_files_reach_every_node_that_runs_a_pod(clean: Mesh) -> None:
+    """Executor YAML and its py_modules, uploaded to A, run on B and C; a 1.5 MB data file
+    rides along (more than one NATS message may carry with the broker's default limit)."""
+    mesh = clean
+    big = bytes(range(256)) * 6000  # 1.5 MB
+    files = [("uses_files", ("suffix.yml", (EXECUTORS / "suffix.yml").read_bytes())),
+             ("pymodules_files", ("lib/suffix.py", (EXECUTORS / "lib" / "suffix.py").read_bytes())),
+             ("uses_files", ("data/big.bin", big))]
+    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", uses="suffix.yml", host="B"),
+                                           _pod("pc", uses="suffix.yml", host="C")), files)
+    assert resp.status_code == 200, resp.text
+    flow = resp.json()
+    try:
+        for name in ("B", "C"):  # relative paths kept, in the flow's folder on that node
+            folder = mesh[name].jinad.state_dir / "workspace" / flow["flow_id"]
+            assert (folder / "lib" / "suffix.py").is_file()
+            assert (folder / "data" / "big.bin").read_bytes() == big
+        assert not (mesh["A"].jinad.state_dir / "workspace" / flow["flow_id"]).exists()
+        client = Client(host=flow["host"], port_expose=flow["port"])
+        try:
+            results = client.index([Document(text="a")])
+        finally:
+            client.close()
+        assert results is not None and results[0].docs.texts == ["a!!"]  # one "!" per pod
+    finally:
+        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
+
+
+def test_one_log_subscription_sees_every_node(clean: Mesh) -> None:
+    mesh = clean
+    with LogTap(mesh.nats_url) as tap:
+        resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"), _pod("pc", host="C")))
+        assert resp.status_code == 200, resp.text
+        flow = resp.json()
+        try:
+            client = Client(host=flow["host"], port_expose=flow["port"])
+            try:
+                assert client.index([Document(text="to every node")]) is not None
+            finally:
+                client.close()
+            # the gateway runs on A, pb on B, pc on C: their lines reach one subscriber
+            wait_for(lambda: tap.nodes_of(flow["flow_id"]) >= {"A", "B", "C"}, 10,
+                     "log records of nodes A, B and C")
+            wait_for(lambda: {r["pod"] for r in tap.forwarded(flow["flow_id"])} == {"pb", "pc"},
+                     10, "the lines pb and pc log for the request")
+        finally:
+            assert _delete_flow(mesh, "B", flow["flow_id"]).status_code == 200
+    mine = [r for r in tap.records if r["flow"] == flow["flow_id"]]
+    by_node = {(r["node"], r["pod"]) for r in mine}
+    assert {("A", "gateway"), ("B", "pb"), ("C", "pc")} <= by_node
+    assert all(set(r) >= {"time", "level", "node", "flow", "pod", "pea", "message"} for r in mine)
+    forwarded = tap.forwarded(flow["flow_id"])
+    assert sorted((r["node"], r["pod"]) for r in forwarded) == [("B", "pb"), ("C", "pc")]
+    assert "gateway▸pb" in forwarded[0]["message"] or "gateway▸pb" in forwarded[1]["message"]
+
+
+def test_pod_failing_on_one_node_leaves_nothing_anywhere(clean: Mesh) -> None:
+    mesh = clean
+    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"), _pod("pbad", uses="_nope", host="C")))
+    assert 400 <= resp.status_code < 600, resp.text
+    body = resp.json()
+    assert "pbad" in body["message"], body
+    assert "_nope" in body["message"], body
+    # pb started on B; the failure on C stopped it, and no record stays
+    assert mesh.peas() == {"A": [], "B": [], "C": []}
+    for node in ("A", "B", "C"):
+        assert _flow_ids(mesh, node) == []
+        assert requests.get(f"http://{mesh[node].ip}:{EDGE_PORT}/alive", timeout=5).ok
+
+
+def test_flow_api_host_runs_a_pod_on_c_that_binds_toward_this_machine(
+        clean: Mesh, capfd: pytest.CaptureFixture[str]) -> None:
+    mesh = clean
+    c = mesh["C"]
+    flow = Flow().add(uses="_logforward").add(uses="_logforward", host=c.ip, port_expose=EDGE_PORT)
+    with flow:
+        plan = flow.plan
+        assert plan is not None
+        remote = plan.pod("pod1")
+        assert remote.node.name == "C" and remote.node.address == c.ip
+        # the pod on C binds both its sides; this machine (maybe behind NAT) only dials out
+        assert [s.mode for s in remote.entry.inputs] == ["bind"]
+        assert [s.mode for s in remote.exit.outputs] == ["bind"]
+        local_in = plan.gateway.inputs
+        assert [s.mode for s in local_in] == ["connect"]
+        assert local_in[0].addresses == [f"{c.ip}:{remote.exit.outputs[0].port}"]
+        assert plan.pod("pod0").exit.outputs[0].addresses == [f"{c.ip}:{remote.entry.inputs[0].port}"]
+        assert len(c.peas()) == 1 and mesh["A"].peas() == [] and mesh["B"].peas() == []
+
+        results = flow.index([Document(text="over the bridge")])
+        assert results is not None and not results[0].failed
+        assert [e["pod"] for e in results[0].route] == ["gateway", "pod0", "pod1"]
+        assert results[0].docs.texts == ["over the bridge"]
+        pod_id = f"{flow.flow_id}-pod1"
+        assert c.edge.get_flow(pod_id)["pods"][0]["node"] == "C"  # pod records: any node
+        captured: list[str] = []
+
+        def globe_line() -> bool:
+            captured.append(capfd.readouterr().err)
+            return any(line.startswith("🌏 pod1@") and "recv IndexRequest from gateway▸pod0" in line
+                       for line in "".join(captured).splitlines())
+
+        wait_for(globe_line, 10, "a 🌏 log line of the pod on C about the request")
+    # leaving `with` removes the pod on C and its record
+    assert c.peas() == []
+    with pytest.raises(MeshError) as err:
+        mesh["A"].edge.get_flow(pod_id)
+    assert err.value.status == 404
+
