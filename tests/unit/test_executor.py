@@ -13,7 +13,7 @@ from mesh import Document, DocumentArray, Executor, Request, requests
 from mesh.errors import ExecutorNotFoundError, FlowConfigError
 from mesh.executors.builtins import BUILTINS
 from mesh.executors.dispatch import RESULTS_KEY, run_handler
-from mesh.executors.loader import load_executor
+from mesh.executors.loader import check_uses, load_executor
 from mesh.executors.reduce import merge_by_id
 
 pytestmark = pytest.mark.unit
@@ -252,6 +252,25 @@ def test_executor_yaml_problems(tmp_path: Path) -> None:
     no_module = _write(tmp_path / "nomod.yml", "!X\nmetas:\n  py_modules: [gone.py]\n")
     with pytest.raises(ExecutorNotFoundError, match="gone.py.*does not exist"):
         load_executor(str(no_module))
+    broken = _write(tmp_path / "broken.yml", "!X\nwith: [unclosed\n")
+    with pytest.raises(FlowConfigError, match="broken.yml is not valid YAML"):
+        load_executor(str(broken))
     python_tag = _write(tmp_path / "py.yml", "!!python/object/apply:os.system ['true']\n")
     with pytest.raises(FlowConfigError, match="Python object tags are refused"):
         load_executor(str(python_tag))
+
+
+def test_check_uses_runs_no_user_code(tmp_path: Path) -> None:
+    """What a Flow checks before starting processes: names and files, not imports of user modules."""
+    check_uses("_merge_matches")
+    check_uses("tests.integration.executors.not_a_module:Anything")  # only its package is looked up
+    yml = _write(tmp_path / "e.yml", "!Anything\nmetas:\n  py_modules: [raises_on_import.py]\n")
+    _write(tmp_path / "raises_on_import.py", "raise SystemExit('imported')\n")
+    check_uses(str(yml))
+    check_uses("e.yml", base_dir=str(tmp_path))
+    with pytest.raises(ExecutorNotFoundError, match="no module named 'nosuchpkg'"):
+        check_uses("nosuchpkg.mod:X")
+    with pytest.raises(ExecutorNotFoundError, match="unknown built-in"):
+        check_uses("_nope")
+    with pytest.raises(ExecutorNotFoundError, match="does not exist"):
+        check_uses("e.yml")
