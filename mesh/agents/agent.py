@@ -17,6 +17,7 @@ from mesh.agents.logship import LogShipper
 from mesh.agents.nodeinfo import node_info
 from mesh.agents.reconcile import stop_leftovers
 from mesh.agents.supervisor import PodRun, Supervisor
+from mesh.agents.uses import check_pod_uses
 from mesh.events import subjects
 from mesh.events.bus import Bus
 from mesh.events.files import FlowFiles
@@ -27,6 +28,7 @@ from mesh.events.models import (
 )
 from mesh.events.streams import ensure_log_stream
 from mesh.agents.workspace import remove_workspace, write_workspace
+from mesh.errors import MeshError
 from mesh.runtime.config import PeaConfig, config_from_dict
 from mesh.runtime.launcher import PeaProcess
 from mesh.runtime.ports import free_port
@@ -126,11 +128,14 @@ class Agent:
         env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(workdir or ""), os.environ.get("PYTHONPATH", "")]))}
         await self._event(req.flow_id, req.pod, "*", "started", None, f"{len(configs)} peas")
         try:
+            await asyncio.to_thread(check_pod_uses, req.pod, configs, workdir=workdir)
             run = await asyncio.to_thread(self.supervisor.spawn, req.flow_id, req.pod, configs,
                                           ready_timeout_s=req.ready_timeout_s, env=env,
                                           cwd=str(workdir) if workdir else None)
         except Exception as exc:
             await self._event(req.flow_id, req.pod, "*", "failed", None, str(exc))
+            if isinstance(exc, MeshError):
+                raise _on_node(exc, req.pod, self.name) from exc
             raise
         if req.lease_s:
             run.lease_until = time.time() + req.lease_s
@@ -212,3 +217,14 @@ class Agent:
 
     async def live_nodes(self) -> list[NodeInfo]:
         return await self.nodes.list()
+
+
+def _on_node(exc: MeshError, pod: str, node: str) -> MeshError:
+    """The same error, its message and detail saying which pod failed on which node."""
+    prefix = f"pod {pod!r}: "
+    rest = exc.message.removeprefix(prefix)
+    detail = {**exc.detail, "pod": pod, "node": node}
+    try:
+        return type(exc)(f"pod {pod!r} on node {node}: {rest}", detail=detail)
+    except TypeError:  # an error type with a constructor of its own
+        return exc

@@ -43,6 +43,8 @@ def parse_flags(argv: list[str] | None) -> dict[str, Any]:
     p.add_argument("--heartbeat-interval-s", dest="heartbeat_interval_s", type=float)
     p.add_argument("--node-ttl-s", dest="node_ttl_s", type=float)
     p.add_argument("--ready-timeout-s", dest="ready_timeout_s", type=float)
+    p.add_argument("--max-upload-bytes", dest="max_upload_bytes", type=int,
+                   help="largest Flow upload (YAML and files together) the edge takes")
     p.add_argument("--log-level", dest="log_level", default="INFO")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     values = vars(p.parse_args(argv))

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from mesh.agents.placer import choose_node
+from mesh.agents.uses import check_builtins
 from mesh.errors import MeshError, NotFoundError
 from mesh.events import subjects
 from mesh.events.bus import Bus
@@ -48,6 +49,7 @@ class Deployer:
         here = next((n for n in live if n.name == self.node), None)
         if here is None:
             raise MeshError(f"this node ({self.node}) is not registered in the mesh yet; retry")
+        check_builtins(flow.pods)
         chosen = {p.name or "": choose_node(p, live, here=here) for p in flow.pods}
         refs = {n.name: NodeRef(name=n.name, address=n.address) for n in live}
         pools = await self._reserve(flow, chosen, here)
@@ -206,6 +208,7 @@ class Deployer:
                          peas: list[dict[str, Any]] | None, lease_s: float | None,
                          files: dict[str, bytes]) -> FlowRecord:
         """Start one pod on the node ``host`` names: from given Pea configs, or planned here."""
+        check_builtins([pod])
         node = await self.node_for(host)
         ref = NodeRef(name=node.name, address=node.address)
         if peas is None:

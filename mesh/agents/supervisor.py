@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mesh.errors import MeshError
+from mesh.errors import FlowConfigError, MeshError, PeaStartError, RequestTimeoutError
 from mesh.runtime.config import GatewayConfig, PeaConfig
 from mesh.runtime.factory import make_pea, start_peas
 from mesh.runtime.launcher import LineSink, PeaProcess, stop_all
@@ -36,6 +36,27 @@ class PodRun:
     def describe(self) -> list[dict[str, Any]]:
         return [{"name": p.name, "pid": p.pid, "port_ctrl": p.port_ctrl,
                  "alive": p.returncode is None, "exit_code": p.returncode} for p in self.peas]
+
+
+_REFUSED = 2  # a Pea's exit code for a MeshError while it was built (mesh.runtime.entry)
+
+
+def _wait_ready(proc: PeaProcess, deadline: float, ready_timeout_s: float) -> None:
+    """Wait for one Pea of a pod until the pod's deadline. A Pea that refused its
+    configuration (no such executor, a port it cannot bind) is a 400; one that missed
+    the deadline a 504; one whose own code failed stays a 500."""
+    try:
+        proc.wait_ready(max(deadline - time.monotonic(), 0.05))
+    except PeaStartError as exc:
+        if proc.returncode == _REFUSED:
+            raise FlowConfigError(exc.message, detail=exc.detail) from exc
+        if proc.returncode is not None:
+            raise
+        lines = list(exc.detail.get("log_tail") or [])
+        text = "\n".join(lines)
+        raise RequestTimeoutError(
+            f"{proc.name} was not ready within timeout_ready_s={ready_timeout_s:g} s"
+            + (f"; last log lines:\n{text}" if lines else ""), detail=exc.detail) from exc
 
 
 class Supervisor:
@@ -69,7 +90,7 @@ class Supervisor:
             self._save()
             deadline = time.monotonic() + ready_timeout_s
             for proc in run.peas:
-                proc.wait_ready(max(deadline - time.monotonic(), 0.05))
+                _wait_ready(proc, deadline, ready_timeout_s)
         except BaseException:
             self._remove(key)
             raise

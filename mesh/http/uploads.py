@@ -8,7 +8,7 @@ from sanic import Request
 
 from mesh.errors import BadRequestError
 
-__all__ = ["collect_files", "safe_relpath", "single_file"]
+__all__ = ["UploadTooLargeError", "collect_files", "safe_relpath", "single_file"]
 
 FILE_FIELDS = ("uses_files", "uses_files[]", "pymodules_files", "pymodules_files[]")
 
@@ -21,15 +21,24 @@ def safe_relpath(name: str) -> str:
     return str(path)
 
 
+class UploadTooLargeError(BadRequestError):
+    status = 413
+
+
 def collect_files(request: Request, *, max_bytes: int) -> dict[str, bytes]:
+    """Every uploaded file by its relative path; all of them, the Flow YAML included, may
+    not be more than ``max_bytes`` together."""
     files: dict[str, bytes] = {}
-    total = 0
+    flow_yaml = request.files.getlist("yamlspec", []) if request.files else []
+    total = sum(len(item.body) for item in flow_yaml)
     for field in FILE_FIELDS:
         for item in (request.files or {}).getlist(field, []) if request.files else []:
             total += len(item.body)
-            if total > max_bytes:
-                raise BadRequestError(f"uploads are over the {max_bytes} byte limit")
             files[safe_relpath(item.name)] = item.body
+    if total > max_bytes:
+        raise UploadTooLargeError(f"the upload is {total} bytes, over this node's limit of "
+                                  f"{max_bytes} bytes (jinad --max-upload-bytes, JINAD_MAX_UPLOAD_BYTES)",
+                                  detail={"bytes": total, "max_upload_bytes": max_bytes})
     return files
 
 
