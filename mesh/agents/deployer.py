@@ -57,6 +57,7 @@ class Deployer:
                               ports=lambda node: pools[node.name].pop())
         plan = plan_flow(flow.flow_id, flow.spec, flow.pods, placement=placement)
         record = _record(plan, flow, yaml_text=yaml_text, origin=self.node)
+        _stamp_lives(record, live)
         await self.flows.put(flow.flow_id, record)
         try:
             replies = await self._spawn_all(plan, flow, files)
@@ -65,6 +66,8 @@ class Deployer:
             raise
         pids = {(r.node, p["name"]): p.get("pid") for r in replies for p in r.peas}
         record.status = "running"
+        if record.gateway is not None:
+            record.gateway.status = "running"
         for pod in record.pods:
             pod.status = "running"
             for pea in pod.peas:
@@ -132,11 +135,19 @@ class Deployer:
             raise NotFoundError(f"no flow or pod with id {flow_id!r} in the mesh",
                                 detail={"flow_id": flow_id}) from exc
         record = FlowRecord.model_validate(data)
-        live = {n.name for n in await self.nodes.list()}
-        lost = [p for p in record.pods if p.node not in live]
-        for pod in lost:
+        live = {n.name: n.started for n in await self.nodes.list()}
+
+        def lost(node: str, started: float | None) -> bool:
+            """The node left the mesh, or restarted since it spawned the Peas (they died)."""
+            return node not in live or (started is not None and live[node] != started)
+
+        lost_pods = [p for p in record.pods if lost(p.node, p.node_started)]
+        for pod in lost_pods:
             pod.status = "lost"
-        if lost and record.status == "running":
+        gw = record.gateway
+        if gw is not None and lost(gw.node, gw.node_started):
+            gw.status = "lost"
+        if (lost_pods or (gw and gw.status == "lost")) and record.status == "running":
             record.status = "degraded"
         return record
 
@@ -220,6 +231,7 @@ class Deployer:
             plan = PodPlan(spec=pod, head=None, replicas=configs, tail=None, node=ref)
         record = FlowRecord(flow_id=pod_id, kind="pod", origin=self.node, created=time.time(),
                             pods=[_pod_record(plan)])
+        record.pods[0].node_started = node.started
         await self.flows.put(pod_id, record)
         try:
             reply = await self._spawn(pod_id, pod.name or "pod", node.name, configs,
@@ -255,6 +267,15 @@ def _record(plan: FlowPlan, flow: Flow, *, yaml_text: str, origin: str) -> FlowR
         gateway=GatewayRecord(node=plan.gateway_node.name, host=plan.gateway_node.address,
                               port_expose=gw.port_expose, port_http=gw.port_http, port_ctrl=gw.port_ctrl),
         pods=[_pod_record(pp) for pp in plan.pods])
+
+
+def _stamp_lives(record: FlowRecord, live: list[NodeInfo]) -> None:
+    """Which life of each node runs the Peas (GET tells a restarted node's pods as lost)."""
+    started = {n.name: n.started for n in live}
+    for pod in record.pods:
+        pod.node_started = started.get(pod.node)
+    if record.gateway is not None:
+        record.gateway.node_started = started.get(record.gateway.node)
 
 
 def _pod_record(pp: PodPlan) -> PodRecord:

@@ -43,7 +43,10 @@ def _advertise(settings: Settings) -> str:
 
 
 def _port_free(port: int) -> bool:
+    """True when the edge can bind ``port``: with SO_REUSEADDR, as the server binds it, so
+    that connections of a previous life in TIME_WAIT (a restart after a crash) don't count."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("0.0.0.0", port))
         except OSError:

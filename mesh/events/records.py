@@ -31,6 +31,8 @@ class PodRecord(BaseModel):
     image: str | None = None
     status: str = "starting"
     peas: list[PeaRecord] = Field(default_factory=list)
+    node_started: float | None = Field(None, description="start time of the node's jinad that "
+                                       "spawned the Peas: a node that restarted lost them")
 
 
 class GatewayRecord(BaseModel):
@@ -39,6 +41,8 @@ class GatewayRecord(BaseModel):
     port_expose: int
     port_http: int | None = None
     port_ctrl: int
+    status: str = "starting"
+    node_started: float | None = Field(None, description="as PodRecord.node_started")
 
 
 class FlowRecord(BaseModel):

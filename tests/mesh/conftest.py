@@ -77,7 +77,24 @@ class MeshNode:
 @dataclass
 class Mesh:
     net: Net
+    tmp: Path
+    broker_node: str = "A"
+    labels: dict[str, list[str]] = field(default_factory=dict)
     nodes: dict[str, MeshNode] = field(default_factory=dict)
+
+    def start(self, name: str) -> MeshNode:
+        """Start (or restart, with the same state dir) the ``jinad`` of host ``name``."""
+        host = self.net.hosts[name]
+        first = name == self.broker_node
+        extra = ["--nats-port", str(NATS_PORT)] if first else []
+        if self.labels.get(name):
+            extra += ["--labels", *self.labels[name]]
+        broker = f"nats://{self.net.hosts[self.broker_node].ip}:{NATS_PORT}"
+        jinad = start_jinad(self.tmp, name=name, host="0.0.0.0", advertise=host.ip, port=EDGE_PORT,
+                            nats=None if first else broker, extra=extra,
+                            prefix=host.exec_argv([]), state_dir=self.tmp / f"state-{name}")
+        node = self.nodes[name] = MeshNode(host=host, jinad=jinad)
+        return node
 
     def __getitem__(self, name: str) -> MeshNode:
         return self.nodes[name]
@@ -85,7 +102,7 @@ class Mesh:
     @property
     def nats_url(self) -> str:
         """The broker as the test process (root namespace) reaches it."""
-        return f"nats://{self.nodes['A'].ip}:{NATS_PORT}"
+        return f"nats://{self.net.hosts[self.broker_node].ip}:{NATS_PORT}"
 
     def peas(self) -> dict[str, list[int]]:
         return {name: node.peas() for name, node in self.nodes.items()}
@@ -97,7 +114,7 @@ class Mesh:
     def close(self) -> list[int]:
         """Stop every node (B, C... first, the broker's node last); return Peas left over."""
         leftovers: list[int] = []
-        for node in sorted(self.nodes.values(), key=lambda n: n.name == "A"):
+        for node in sorted(self.nodes.values(), key=lambda n: n.name == self.broker_node):
             pid = node.pid
             node.jinad.stop()
             deadline = time.monotonic() + 5
@@ -148,32 +165,17 @@ def build_mesh(tmp: Path, names: tuple[str, ...] = ("A", "B", "C"),
                labels: dict[str, list[str]] | None = None) -> Mesh:
     """Namespaces and ``jinad`` nodes; the first name runs the broker. Skips without netns."""
     _netns_or_skip()
-    mesh = Mesh(net=Net())
+    mesh = Mesh(net=Net(), tmp=tmp, broker_node=names[0], labels=labels or {})
     try:
-        hosts = {name: mesh.net.add_host(name) for name in names}
-        first = names[0]
-        broker = f"nats://{hosts[first].ip}:{NATS_PORT}"
-
-        def start(name: str) -> MeshNode:
-            host = hosts[name]
-            extra = ["--nats-port", str(NATS_PORT)] if name == first else []
-            if labels and labels.get(name):
-                extra += ["--labels", *labels[name]]
-            node = start_jinad(tmp, name=name, host="0.0.0.0", advertise=host.ip, port=EDGE_PORT,
-                               nats=None if name == first else broker, extra=extra,
-                               prefix=host.exec_argv([]), state_dir=tmp / f"state-{name}")
-            return MeshNode(host=host, jinad=node)
-
-        mesh.nodes[first] = start(first)
+        for name in names:
+            mesh.net.add_host(name)
+        mesh.start(names[0])
         with ThreadPoolExecutor(max_workers=max(len(names) - 1, 1)) as pool:
-            futures = [pool.submit(start, name) for name in names[1:]]
-        for future in futures:  # keep every node that started, so that close() stops it
-            if future.exception() is None:
-                mesh.nodes[future.result().name] = future.result()
+            futures = [pool.submit(mesh.start, name) for name in names[1:]]
         for future in futures:
-            future.result()  # the first failure, if any
+            future.result()  # the first failure, if any (close() stops the nodes that started)
         want = set(names)
-        wait_for(lambda: want <= {n["name"] for n in mesh[first].edge.nodes()}, 10,
+        wait_for(lambda: want <= {n["name"] for n in mesh[names[0]].edge.nodes()}, 10,
                  f"nodes {sorted(want)} in the mesh")
     except BaseException:
         mesh.close()

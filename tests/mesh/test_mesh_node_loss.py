@@ -6,6 +6,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -46,17 +47,33 @@ def _live_nodes(mesh: Mesh, asked: str) -> set[str]:
     return {n["name"] for n in body["nodes"]}
 
 
-def test_killed_node_leaves_the_mesh_and_its_flows_say_so(mesh: Mesh) -> None:
-    yaml_text = ("!Flow\nversion: 1\npods:\n"
-                 "  - name: pb\n    uses: _logforward\n    host: B\n"
-                 "  - name: pc\n    uses: _logforward\n    host: C\n")
-    resp = requests.put(_url(mesh, "A", "/flow/yaml"),
+def _put(mesh: Mesh, node: str, yaml_text: str) -> dict[str, Any]:
+    resp = requests.put(_url(mesh, node, "/flow/yaml"),
                         files=[("yamlspec", ("flow.yml", yaml_text.encode()))], timeout=60)
     assert resp.status_code == 200, resp.text
-    flow_id = resp.json()["flow_id"]
+    return resp.json()
+
+
+def _status(mesh: Mesh, asked: str, flow_id: str) -> tuple[str, str, dict[str, tuple[str, str]]]:
+    """The flow's status, its gateway's and each pod's (node, status), as ``asked`` says."""
+    body = requests.get(_url(mesh, asked, f"/flow/{flow_id}"), timeout=10).json()
+    pods = {p["name"]: (p["node"], p["status"]) for p in body["pods"]}
+    return body["status"], body["gateway"]["status"], pods
+
+
+def test_killed_node_leaves_the_mesh_and_its_flows_say_so(mesh: Mesh) -> None:
+    pods_on_b_and_c = ("!Flow\nversion: 1\npods:\n"
+                       "  - name: pb\n    uses: _logforward\n    host: B\n"
+                       "  - name: pc\n    uses: _logforward\n    host: C\n")
+    on_a = _put(mesh, "A", pods_on_b_and_c)["flow_id"]  # gateway on A, a pod on B
+    on_b = _put(mesh, "B", "!Flow\nversion: 1\npods:\n  - name: pc\n    uses: _pass\n    host: C\n"
+                )["flow_id"]  # gateway on B
     b = mesh["B"]
     b_peas = b.peas()
-    assert len(b_peas) == 1 and len(mesh["C"].peas()) == 1 and len(mesh["A"].peas()) == 1
+    assert len(b_peas) == 2 and len(mesh["C"].peas()) == 2 and len(mesh["A"].peas()) == 1
+    for asked in ("A", "B", "C"):
+        assert _status(mesh, asked, on_a) == ("running", "running", {"pb": ("B", "running"),
+                                                                      "pc": ("C", "running")})
 
     os.kill(b.pid, signal.SIGKILL)
     b.jinad.proc.wait(5)
@@ -67,16 +84,27 @@ def test_killed_node_leaves_the_mesh_and_its_flows_say_so(mesh: Mesh) -> None:
     wait_for(lambda: _live_nodes(mesh, "A") == {"A", "C"}, NODE_TTL_S + 3, "B to leave GET /nodes")
     assert _live_nodes(mesh, "C") == {"A", "C"}
 
-    # the flow's record says which pod is lost, on any live node
+    # the flows' records say what is lost, on any live node
     for asked in ("A", "C"):
-        body = requests.get(_url(mesh, asked, f"/flow/{flow_id}"), timeout=10).json()
-        assert body["status"] == "degraded", body
-        status = {p["name"]: (p["node"], p["status"]) for p in body["pods"]}
-        assert status == {"pb": ("B", "lost"), "pc": ("C", "running")}
+        assert _status(mesh, asked, on_a) == ("degraded", "running", {"pb": ("B", "lost"),
+                                                                       "pc": ("C", "running")})
+        assert _status(mesh, asked, on_b) == ("degraded", "lost", {"pc": ("C", "running")})
 
-    # deleting it still works: the live nodes stop their Peas, B is not waited for
-    deleted = requests.delete(_url(mesh, "C", "/flow"), params={"flow_id": flow_id}, timeout=30)
-    assert deleted.status_code == 200, deleted.text
-    assert mesh["A"].peas() == [] and mesh["C"].peas() == []
-    for asked in ("A", "C"):
-        assert requests.get(_url(mesh, asked, f"/flow/{flow_id}"), timeout=10).status_code == 404
+    # B comes back (same state dir): it is in the mesh again, but what ran there is still lost
+    mesh.start("B")
+    wait_for(lambda: _live_nodes(mesh, "A") == {"A", "B", "C"}, 10, "B back in GET /nodes")
+    assert mesh["B"].peas() == []
+    for asked in ("A", "B", "C"):
+        assert _status(mesh, asked, on_a)[::2] == ("degraded", {"pb": ("B", "lost"),
+                                                               "pc": ("C", "running")})
+        assert _status(mesh, asked, on_b)[:2] == ("degraded", "lost")
+
+    # deleting them still works: every live node stops what it runs of them
+    for flow_id, asked in ((on_a, "C"), (on_b, "A")):
+        deleted = requests.delete(_url(mesh, asked, "/flow"), params={"flow_id": flow_id}, timeout=30)
+        assert deleted.status_code == 200, deleted.text
+    assert mesh.peas() == {"A": [], "B": [], "C": []}
+    for asked in ("A", "B", "C"):
+        for flow_id in (on_a, on_b):
+            assert requests.get(_url(mesh, asked, f"/flow/{flow_id}"), timeout=10).status_code == 404
+    assert mesh.stored()["jinad_flows"] == []
