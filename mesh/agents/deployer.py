@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from mesh.agents.placer import choose_node
+from mesh.agents.placer import choose_node, pea_count
 from mesh.agents.uses import check_builtins
 from mesh.errors import MeshError, NotFoundError
 from mesh.events import subjects
@@ -50,7 +50,11 @@ class Deployer:
         if here is None:
             raise MeshError(f"this node ({self.node}) is not registered in the mesh yet; retry")
         check_builtins(flow.pods)
-        chosen = {p.name or "": choose_node(p, live, here=here) for p in flow.pods}
+        chosen: dict[str, NodeInfo] = {}
+        pending = {here.name: 1}  # the gateway
+        for p in flow.pods:
+            node = chosen[p.name or ""] = choose_node(p, live, here=here, pending=pending)
+            pending[node.name] = pending.get(node.name, 0) + pea_count(p)
         refs = {n.name: NodeRef(name=n.name, address=n.address) for n in live}
         pools = await self._reserve(flow, chosen, here)
         placement = Placement(gateway=refs[here.name], pods={k: refs[v.name] for k, v in chosen.items()},

@@ -6,12 +6,15 @@ from mesh.errors import FlowConfigError
 from mesh.events.models import NodeInfo
 from mesh.flow.spec import PodSpec
 
-__all__ = ["choose_node", "LOCAL_NAMES"]
+__all__ = ["LOCAL_NAMES", "choose_node", "pea_count"]
 
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1"})
 
 
-def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo) -> NodeInfo:
+def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo,
+                pending: dict[str, int] | None = None) -> NodeInfo:
+    """The node for ``pod``; ``pending`` counts Peas placed on nodes but not yet in their
+    heartbeats (the other pods of the same Flow), so that a Flow's pods spread out."""
     if pod.host:
         return _by_host(pod, nodes, here)
     candidates = [n for n in nodes if _has_labels(n, pod.labels)]
@@ -20,7 +23,14 @@ def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo) -> NodeI
         raise FlowConfigError(
             f"pod {pod.name!r} asks for labels {wanted}, which no live node has; nodes: "
             + "; ".join(f"{n.name} {n.labels or '{}'}" for n in nodes), detail={"pod": pod.name})
-    return min(candidates, key=lambda n: (n.peas / max(n.cpu_count, 1), n.load1, n.name))
+    extra = pending or {}
+    return min(candidates, key=lambda n: ((n.peas + extra.get(n.name, 0)) / max(n.cpu_count, 1),
+                                          n.load1, n.name))
+
+
+def pea_count(pod: PodSpec) -> int:
+    """How many Peas a pod runs: its replicas, and a head and a tail when it has them."""
+    return pod.replicas + (2 if pod.replicas > 1 or pod.uses_before or pod.uses_after else 0)
 
 
 def _by_host(pod: PodSpec, nodes: list[NodeInfo], here: NodeInfo) -> NodeInfo:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,11 +92,13 @@ def clean(mesh3: Mesh) -> Iterator[Mesh]:
 
 
 class LogTap:
-    """One ``jinad.logs.>`` subscription on the mesh's broker, from a thread of its own."""
+    """One ``jinad.logs.>`` subscription (and one of ``jinad.events.>``) on the mesh's broker,
+    from a thread of its own."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.records: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -131,8 +134,12 @@ class LogTap:
         async def on_msg(msg: Any) -> None:
             self.records.append(orjson.loads(msg.data))
 
+        async def on_event(msg: Any) -> None:
+            self.events.append(orjson.loads(msg.data))
+
         try:
             await nc.subscribe("jinad.logs.>", cb=on_msg)
+            await nc.subscribe("jinad.events.>", cb=on_event)
             await nc.flush()
             self._ready.set()
             await self._stop.wait()
@@ -247,8 +254,20 @@ def test_one_log_subscription_sees_every_node(clean: Mesh) -> None:
                      "log records of nodes A, B and C")
             wait_for(lambda: {r["pod"] for r in tap.forwarded(flow["flow_id"])} == {"pb", "pc"},
                      10, "the lines pb and pc log for the request")
+            # any node's edge replays the whole flow's lines (JetStream), whoever wrote them
+            replay = requests.get(f"http://{mesh['C'].ip}:{EDGE_PORT}/logs/{flow['flow_id']}",
+                                  timeout=10)
+            assert replay.status_code == 200
+            replayed = [orjson.loads(line[6:]) for line in replay.text.splitlines()
+                        if line.startswith("data: ")]
+            assert {r["node"] for r in replayed} == {"A", "B", "C"}
         finally:
             assert _delete_flow(mesh, "B", flow["flow_id"]).status_code == 200
+        # lifecycle events of every node on one subject tree
+        wait_for(lambda: {(e["node"], e["kind"]) for e in tap.events
+                          if e["flow"] == flow["flow_id"]} >= {
+                     (n, k) for n in ("A", "B", "C") for k in ("started", "ready", "stopped")},
+                 5, "started, ready and stopped events of nodes A, B and C")
     mine = [r for r in tap.records if r["flow"] == flow["flow_id"]]
     by_node = {(r["node"], r["pod"]) for r in mine}
     assert {("A", "gateway"), ("B", "pb"), ("C", "pc")} <= by_node
@@ -256,6 +275,30 @@ def test_one_log_subscription_sees_every_node(clean: Mesh) -> None:
     forwarded = tap.forwarded(flow["flow_id"])
     assert sorted((r["node"], r["pod"]) for r in forwarded) == [("B", "pb"), ("C", "pc")]
     assert "gateway▸pb" in forwarded[0]["message"] or "gateway▸pb" in forwarded[1]["message"]
+
+
+def test_pods_placed_by_the_mesh_spread_over_idle_nodes(clean: Mesh) -> None:
+    """Pods naming no node go to the least-loaded one, counting the Flow's own pods."""
+    mesh = clean
+    resp = _put_flow(mesh, "B", _flow_yaml(_pod("p0", uses="_pass"), _pod("p1", uses="_pass"),
+                                           _pod("p2", uses="_pass")))
+    assert resp.status_code == 200, resp.text
+    flow = resp.json()
+    try:
+        assert flow["gateway"]["node"] == "B"
+        # four Peas (gateway included) on three idle nodes: each runs one or two
+        peas = Counter([p["node"] for p in flow["pods"]] + ["B"])
+        assert set(peas) == {"A", "B", "C"} and max(peas.values()) == 2, peas
+        assert {n: len(pids) for n, pids in mesh.peas().items()} == dict(peas)
+        client = Client(host=flow["host"], port_expose=flow["port"])
+        try:
+            results = client.index([Document(text="spread")])
+        finally:
+            client.close()
+        assert results is not None and [e["pod"] for e in results[0].route] == [
+            "gateway", "p0", "p1", "p2"]
+    finally:
+        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
 
 def test_pod_failing_on_one_node_leaves_nothing_anywhere(clean: Mesh) -> None:
@@ -310,4 +353,5 @@ def test_flow_api_host_runs_a_pod_on_c_that_binds_toward_this_machine(
     with pytest.raises(MeshError) as err:
         mesh["A"].edge.get_flow(pod_id)
     assert err.value.status == 404
+
 
