@@ -9,6 +9,7 @@ the remote pods when this process dies without closing the Flow.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sys
 import threading
@@ -29,6 +30,14 @@ __all__ = ["RemotePods", "is_remote"]
 logger = logging.getLogger(__name__)
 _CHAR_OF = {v: k for k, v in LEVEL_CHARS.items()}
 LOCAL_HOSTS = frozenset({"", "0.0.0.0", "local"})
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def is_remote(pod: PodSpec) -> bool:
@@ -59,17 +68,35 @@ class RemotePods:
 
     def reserve(self) -> dict[str, NodeRef]:
         """Ask each pod's node for the ports its Peas will bind; return where each pod runs."""
-        for pod in self.pods:
-            edge = EdgeClient(pod.host or "", pod.port_expose or 8000, token=self.token)
-            alive = edge.alive()
-            if alive.get("version") not in (None, self.version):
-                logger.warning("jinad at %s runs version %s, this Flow runs %s", edge.base,
-                               alive.get("version"), self.version)
+        edges: dict[str, tuple[EdgeClient, set[str] | None]] = {}  # reached, with their node names
+        for pod in sorted(self.pods, key=lambda p: not _is_address(p.host or "")):
+            edge = self._edge_for(pod, edges)
             need = 2 * (pod.replicas + 2) + 2 * len(self.pods) + 4
             got = edge.reserve_ports(pod.host, need)
             node = NodeRef(name=got["node"], address=got["address"])
             self.remotes[pod.name or ""] = _Remote(spec=pod, edge=edge, node=node, ports=list(got["ports"]))
         return {name: r.node for name, r in self.remotes.items()}
+
+    def _edge_for(self, pod: PodSpec, edges: dict[str, tuple[EdgeClient, set[str] | None]]) -> EdgeClient:
+        """The edge of the pod's node; for a node named by its mesh name, an edge already
+        reached whose mesh has it (that edge places the pod there over NATS): the user may
+        reach one node's edge only, and the name needs no DNS."""
+        host = pod.host or ""
+        if not _is_address(host):
+            for base, (edge, names) in list(edges.items()):
+                if names is None:
+                    names = {n["name"] for n in edge.nodes()}
+                    edges[base] = (edge, names)
+                if host in names:
+                    return edge
+        edge = EdgeClient(host, pod.port_expose or 8000, token=self.token)
+        if edge.base not in edges:
+            alive = edge.alive()
+            if alive.get("version") not in (None, self.version):
+                logger.warning("jinad at %s runs version %s, this Flow runs %s", edge.base,
+                               alive.get("version"), self.version)
+            edges[edge.base] = (edge, None)
+        return edges[edge.base][0]
 
     def port(self, node: NodeRef) -> int:
         for remote in self.remotes.values():

@@ -355,3 +355,29 @@ def test_flow_api_host_runs_a_pod_on_c_that_binds_toward_this_machine(
     assert err.value.status == 404
 
 
+
+def test_flow_api_host_names_a_node_that_an_edge_already_reached_places(
+        clean: Mesh, capfd: pytest.CaptureFixture[str]) -> None:
+    """``host='C'``: no DNS; node A's edge, reached for the pod before it, places it on C."""
+    mesh = clean
+    a, c = mesh["A"], mesh["C"]
+    flow = (Flow().add(uses="_logforward", host=a.ip, port_expose=EDGE_PORT)
+            .add(uses="_logforward", host="C", port_expose=EDGE_PORT))
+    with flow:
+        assert flow.plan is not None
+        assert [(pp.node.name, pp.node.address) for pp in flow.plan.pods] == [("A", a.ip), ("C", c.ip)]
+        assert len(a.peas()) == 1 and len(c.peas()) == 1
+        results = flow.index([Document(text="by name")])
+        assert results is not None and [e["pod"] for e in results[0].route] == [
+            "gateway", "pod0", "pod1"]
+        captured: list[str] = []
+
+        def globe_lines() -> bool:
+            captured.append(capfd.readouterr().err)
+            lines = "".join(captured).splitlines()
+            return all(any(line.startswith(f"🌏 {pod}@") and "recv IndexRequest" in line
+                           for line in lines) for pod in ("pod0", "pod1"))
+
+        wait_for(globe_lines, 10, "🌏 log lines of the pods on A and C")
+    assert a.peas() == [] and c.peas() == []
+
