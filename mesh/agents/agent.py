@@ -185,9 +185,24 @@ class Agent:
             for run, proc in self.supervisor.reap():
                 await self._pea_exited(run, proc)
             for run in self.supervisor.expired(time.time()):
-                logger.warning("lease of pod %s (flow %s) expired, removing it", run.pod, run.flow_id)
-                await asyncio.to_thread(self.supervisor.kill, run.flow_id, run.pod)
-                await self._event(run.flow_id, run.pod, "*", "stopped", None, "lease expired")
+                await self._expire(run)
+
+    async def _expire(self, run: PodRun) -> None:
+        """The pod's owner stopped renewing its lease (it died): stop the pod, and remove the
+        record, files and workspace of a single pod (``mesh pod``, ``Flow.add(host=...)``)."""
+        logger.warning("lease of pod %s (flow %s) expired, removing it", run.pod, run.flow_id)
+        runs = await asyncio.to_thread(self.supervisor.kill, run.flow_id, run.pod)
+        self.counts["killed"] += sum(len(r.peas) for r in runs)
+        await self._event(run.flow_id, run.pod, "*", "stopped", None, "lease expired")
+        if any(key[0] == run.flow_id for key in list(self.supervisor.pods)):
+            return
+        await asyncio.to_thread(remove_workspace, self.state_dir, run.flow_id)
+        try:
+            if (await self.flows.get(run.flow_id)).get("kind") == "pod":
+                await self.flows.delete(run.flow_id)
+                await self.files.delete(run.flow_id)
+        except Exception as exc:  # noqa: BLE001 - gone already, or the broker is away
+            logger.debug("record of expired pod %s not removed: %s", run.flow_id, exc)
 
     async def _pea_exited(self, run: PodRun, proc: PeaProcess) -> None:
         tail = "\n".join(list(proc.tail)[-5:])
@@ -210,6 +225,7 @@ class Agent:
             await asyncio.wait(self._inflight, timeout=30)
         for task in self._tasks:
             task.cancel()
+        self.counts["killed"] += self.supervisor.pea_count
         await asyncio.to_thread(self.supervisor.stop_all)
         await self.shipper.stop()
         with contextlib.suppress(Exception):

@@ -6,6 +6,7 @@ import logging
 
 from mesh.agents.agent import Agent
 from mesh.agents.deployer import Deployer
+from mesh.agents.reconcile import stop_leftover_broker
 from mesh.agents.settings import Settings
 from mesh.events.bus import Bus
 from mesh.natsserver import NatsServer
@@ -42,6 +43,7 @@ class Node:
             return
         s = self.settings
         s.state_dir.mkdir(parents=True, exist_ok=True)
+        stop_leftover_broker(s.state_dir / "nats")
         self.nats = NatsServer(host="0.0.0.0", port=s.nats_port, store_dir=s.state_dir / "nats")
         try:
             self.nats.start()

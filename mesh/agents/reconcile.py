@@ -6,9 +6,10 @@ import json
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 
-__all__ = ["stop_leftovers"]
+__all__ = ["stop_leftover_broker", "stop_leftovers"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +45,47 @@ def _is_our_pea(pid: int, owner: int) -> bool:
     except OSError:
         return False
     return b"mesh.runtime.entry" in cmdline and f"MESH_PARENT_PID={owner}".encode() in environ
+
+
+def stop_leftover_broker(store_dir: Path, *, grace_s: float = 5.0) -> list[int]:
+    """Stop an embedded nats-server that a previous ``jinad`` (killed, so it could not stop
+    it) left running on this store: it would hold the NATS port and share the JetStream
+    files with the new one. Return the pids stopped."""
+    found = [pid for pid in _pids() if _serves_store(pid, store_dir)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in found:
+            try:
+                os.killpg(pid, sig)  # its own process group, as NatsServer starts it
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + grace_s
+        while any(_running(pid) for pid in found) and time.monotonic() < deadline:
+            time.sleep(0.05)  # not our child: only /proc tells when it is gone
+        if not any(_running(pid) for pid in found):
+            break
+    for pid in found:
+        logger.warning("stopped the nats-server (pid %d) left on %s by a previous jinad", pid, store_dir)
+    return found
+
+
+def _pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _serves_store(pid: int, store_dir: Path) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    if not argv or not os.path.basename(argv[0]).startswith("nats-server") or "-sd" not in argv:
+        return False
+    given = argv[argv.index("-sd") + 1] if argv.index("-sd") + 1 < len(argv) else ""
+    return bool(given) and os.path.realpath(given) == os.path.realpath(store_dir)
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"

@@ -1,0 +1,54 @@
+"""Running the client process (:mod:`benchmarks.loadgen`) and reporting what it measured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.context import Context
+from benchmarks.procs import Child, python_module
+from benchmarks.report import median
+
+__all__ = ["emit_load", "load"]
+
+DOCS = 10_000
+REQUEST_SIZE = 100
+WINDOW = 64  # the Client's default prefetch
+
+
+def load(ctx: Context, kind: str, port: int) -> dict[str, Any]:
+    """Run the client process against ``port`` and return what it measured."""
+    rounds, samples = ctx.pick(10, 3), ctx.pick(500, 100)
+    client = Child(python_module("benchmarks.loadgen", kind, "--port", str(port), "--docs",
+                                 str(DOCS), "--request-size", str(REQUEST_SIZE), "--rounds",
+                                 str(rounds), "--latency-samples", str(samples), "--window",
+                                 str(WINDOW)), name=f"{kind}-client")
+    ctx.stack.callback(client.stop)
+    result = client.result(timeout_s=120)
+    result["params"] = {"docs": DOCS, "request_size": REQUEST_SIZE, "rounds": rounds,
+                        "latency_samples": samples, "window": WINDOW}
+    return result
+
+
+def emit_load(ctx: Context, name: str, result: dict[str, Any], *, limit_of: str | None,
+              **params: Any) -> None:
+    """docs/s (median of the rounds) and single-message p50/p99, each beside the limit's."""
+    rates = list(result["docs_per_s"])
+    lat = dict(result["latency_ms"])
+    base = {**dict(result["params"]), **params}
+    extra: dict[str, Any] = {k: result[k] for k in ("message_bytes", "single_bytes") if k in result}
+
+    def limit(metric: str) -> float | None:
+        return ctx.report.value(limit_of, metric) if limit_of else None
+
+    ctx.report.emit(name, "docs_per_s", median(rates), "docs/s", limit=limit("docs_per_s"),
+                    params={**base, **extra, "inputs": "Document",
+                            "rounds_docs_per_s": [round(r) for r in rates]})
+    if "str_docs_per_s" in result:
+        str_rates = list(result["str_docs_per_s"])
+        ctx.report.emit(name, "docs_per_s_str_inputs", median(str_rates), "docs/s",
+                        limit=limit("docs_per_s"), params={
+                            **base, "inputs": "str", "rounds_docs_per_s": [round(r) for r in str_rates]})
+    for q in ("p50", "p99"):
+        ctx.report.emit(name, f"latency_{q}_ms", lat[q], "ms", limit=limit(f"latency_{q}_ms"),
+                        params={**base, "mean_ms": round(lat["mean"], 3),
+                                "min_ms": round(lat["min"], 3), "max_ms": round(lat["max"], 3)})
