@@ -17,7 +17,7 @@ WINDOW = 64  # the Client's default prefetch
 
 def load(ctx: Context, kind: str, port: int) -> dict[str, Any]:
     """Run the client process against ``port`` and return what it measured."""
-    rounds, samples = ctx.pick(10, 3), ctx.pick(500, 100)
+    rounds, samples = ctx.pick(10, 2), ctx.pick(500, 100)
     client = Child(python_module("benchmarks.loadgen", kind, "--port", str(port), "--docs",
                                  str(DOCS), "--request-size", str(REQUEST_SIZE), "--rounds",
                                  str(rounds), "--latency-samples", str(samples), "--window",
