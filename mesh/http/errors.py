@@ -34,6 +34,10 @@ def install_error_handlers(app: Sanic) -> None:
         message = str(exc) or type(exc).__name__
         if status == 404:
             message = f"no route {request.method} {request.path}; see /docs for the API"
+        elif status == 413:
+            limit = getattr(request.app.ctx, "max_upload_bytes", None)
+            message = (f"the upload is over this node's limit of {limit} bytes (jinad "
+                       "--max-upload-bytes, JINAD_MAX_UPLOAD_BYTES)")
         return error_response(status, type(exc).__name__, message)
 
     @app.exception(Exception)
