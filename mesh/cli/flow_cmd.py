@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mesh.cli.args import port
+from mesh.cli.jinad_args import add_token_arg, token_of
 from mesh.errors import FlowConfigError
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser.add_argument("--port-expose", type=port, help="the gateway's ZeroMQ port (default: free)")
     parser.add_argument("--port-http", type=port,
                         help="the gateway's HTTP JSON port (default: free); turns HTTP on")
+    add_token_arg(parser)  # for pods whose host: is a jinad node
     parser.set_defaults(run=run)
 
 
@@ -31,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from mesh.cli.serve import gateway_line, serve
 
     flow = load_flow(args.uses, port_expose=args.port_expose, port_http=args.port_http)
+    flow.token = token_of(args)
 
     def ready(flow: Flow) -> None:
         print(gateway_line(flow), flush=True)

@@ -1,4 +1,4 @@
-"""The ``mesh`` command: ``mesh flow``, ``mesh pod``, ``mesh ping``.
+"""The ``mesh`` command: ``mesh flow``, ``mesh pod``, ``mesh ping``, ``mesh nodes``, ``mesh logs``.
 
 Subcommands import the Flow machinery only when they run, so that ``mesh --help``
 and ``mesh ping`` start fast. Every error the project raises on purpose ends here
@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from mesh import __version__
-from mesh.cli import flow_cmd, ping_cmd, pod_cmd
+from mesh.cli import flow_cmd, logs_cmd, nodes_cmd, ping_cmd, pod_cmd
 from mesh.errors import BadRequestError, MeshError
 
 __all__ = ["build_parser", "exit_code", "main"]
@@ -20,11 +20,12 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mesh", description="Run Flows and Pods of jinad mesh.")
+    parser = argparse.ArgumentParser(
+        prog="mesh", description="Run Flows and Pods of jinad mesh, here or on jinad nodes.")
     parser.add_argument("--version", action="version", version=f"mesh {__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND",
                                      required=True)
-    for module in (flow_cmd, pod_cmd, ping_cmd):
+    for module in (flow_cmd, pod_cmd, ping_cmd, nodes_cmd, logs_cmd):
         module.register(commands)
     return parser
 

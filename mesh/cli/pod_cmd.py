@@ -1,4 +1,5 @@
-"""``mesh pod --uses _logforward``: run one Pod (and a gateway in front of it) here."""
+"""``mesh pod --uses _logforward``: run one Pod (and a gateway in front of it) here, or,
+with ``--host H --port-expose 8000``, on the jinad at H (see ``mesh.cli.remote_pod``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from mesh.cli.args import json_object, port, positive_int
-from mesh.cli.hosts import is_local_host
-from mesh.errors import NotSupportedYetError
+from mesh.cli.args import json_object, port, positive_float, positive_int
+from mesh.cli.jinad_args import DEFAULT_JINAD_PORT, add_token_arg, is_remote_host
 
 if TYPE_CHECKING:
     from mesh.flow.flow import Flow
@@ -16,15 +16,15 @@ if TYPE_CHECKING:
 
 __all__ = ["describe_pea", "pod_kwargs", "register", "run"]
 
-DEFAULT_JINAD_PORT = 8000
-
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "pod", help="run one Pod until Ctrl-C",
         description="Start one Pod with a gateway in front of it, print its sockets, and serve "
-                    "until SIGINT or SIGTERM. With --host naming another machine the Pod is "
-                    "meant to run on that machine's jinad.")
+                    "until SIGINT or SIGTERM. With --host (any address but 0.0.0.0, this "
+                    "machine's 127.0.0.1 included) the Pod runs on the jinad at "
+                    "HOST:PORT_EXPOSE instead: its sockets are printed, its logs are streamed "
+                    "here marked with 🌏, and it is removed when this command ends.")
     parser.add_argument("--uses", default="_pass",
                         help="built-in executor (_pass, _logforward, ...), executor YAML, or "
                              "'package.module:Class' (default: _pass)")
@@ -36,19 +36,23 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                         help="any: one replica per request; all: every replica (default: any)")
     parser.add_argument("--uses-with", type=json_object, metavar="JSON",
                         help="executor constructor arguments as a JSON object")
-    parser.add_argument("--host", default="0.0.0.0", help="machine to run on (default: this one)")
+    parser.add_argument("--host", default="0.0.0.0",
+                        help="jinad node to run on; 0.0.0.0 runs the Pod in this process's own "
+                             "Flow (default: 0.0.0.0)")
     parser.add_argument("--port-expose", type=port,
-                        help=f"with a remote --host: its jinad's port (default: {DEFAULT_JINAD_PORT})")
+                        help=f"with --host: its jinad's port (default: {DEFAULT_JINAD_PORT})")
+    add_token_arg(parser)
+    parser.add_argument("--lease-s", type=positive_float, default=15.0, metavar="SECONDS",
+                        help="with --host: the node removes the Pod this long after this command "
+                             "stops renewing it, e.g. when killed (default: 15)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not is_local_host(args.host):
-        jinad = f"{args.host}:{args.port_expose or DEFAULT_JINAD_PORT}"
-        raise NotSupportedYetError(
-            f"--host {args.host} is not this machine: a remote pod needs a jinad at {jinad}, "
-            "and this version of mesh cannot start pods through jinad yet; run `mesh pod` "
-            "on that machine instead", detail={"host": args.host})
+    if is_remote_host(args.host):
+        from mesh.cli.remote_pod import run_remote
+
+        return run_remote(args, pod_kwargs(args))
     return _run_local(args)
 
 

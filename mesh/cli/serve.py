@@ -13,7 +13,7 @@ from mesh.errors import UnavailableError
 if TYPE_CHECKING:
     from mesh.flow.flow import Flow
 
-__all__ = ["gateway_line", "serve"]
+__all__ = ["gateway_line", "serve", "signals_ignored", "signals_interrupt"]
 
 HEALTH_INTERVAL_S = 0.5
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -27,7 +27,7 @@ def serve(flow: Flow, *, on_ready: Callable[[Flow], None]) -> int:
     the Flow, with further signals ignored so that the close runs to its end (it is
     bounded by the Peas' stop grace).
     """
-    with _signals_interrupt():
+    with signals_interrupt():
         started = False
         try:
             flow.start()
@@ -39,7 +39,7 @@ def serve(flow: Flow, *, on_ready: Callable[[Flow], None]) -> int:
                 raise
             return 0
         finally:
-            with _signals_ignored():
+            with signals_ignored():
                 flow.close()
 
 
@@ -68,7 +68,7 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 
 @contextmanager
-def _signals_interrupt() -> Iterator[None]:
+def signals_interrupt() -> Iterator[None]:
     """SIGINT and SIGTERM both raise KeyboardInterrupt, even where SIGINT was ignored."""
     previous = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
     try:
@@ -79,7 +79,7 @@ def _signals_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def _signals_ignored() -> Iterator[None]:
+def signals_ignored() -> Iterator[None]:
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
     try:
         yield

@@ -284,14 +284,6 @@ def test_pod_with_an_unknown_builtin_fails_quietly(mesh_process: Callable[..., M
     assert_no_peas_left(mesh.pid)
 
 
-def test_pod_on_another_host_needs_jinad_there() -> None:
-    result = run_mesh("pod", "--uses", "_logforward", "--host", "203.0.113.7", "--port-expose", "8000")
-
-    assert result.returncode == 2
-    assert_quiet_error(result)
-    assert "needs a jinad at 203.0.113.7:8000" in result.stderr
-
-
 # -- the command itself ------------------------------------------------------------------
 def test_console_script_starts_without_the_flow_machinery() -> None:
     code = ("import sys, mesh.cli.main; "

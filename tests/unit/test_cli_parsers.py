@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 from pathlib import Path
 
 import pytest
@@ -138,13 +139,16 @@ def test_describe_pea_lists_its_sockets() -> None:
 
 
 # -- the error boundary -----------------------------------------------------------------
-def test_remote_pod_is_refused_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["pod", "--uses", "_logforward", "--host", "203.0.113.7", "--port-expose", "8000"])
+def test_remote_pod_needs_the_jinad_there(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    code = cli.main(["pod", "--uses", "_logforward", "--host", "127.0.0.1", "--port-expose", str(port)])
 
     err = capsys.readouterr().err
-    assert code == 2
-    assert err.startswith("error: --host 203.0.113.7 is not this machine")
-    assert "jinad at 203.0.113.7:8000" in err
+    assert code == 1
+    assert err.startswith(f"error: cannot reach jinad at http://127.0.0.1:{port}")
 
 
 def test_missing_flow_file_is_an_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,56 @@
+"""``mesh nodes --host H``: the live nodes of the mesh that the jinad at H belongs to."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from mesh import __version__
+from mesh.cli.jinad_args import add_edge_args, edge_client, edge_errors
+
+__all__ = ["node_table", "register", "run"]
+
+_COLUMNS = ("NAME", "ADDRESS", "LABELS", "CPUS", "LOAD", "MEM FREE", "PEAS", "VERSION")
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "nodes", help="list the live jinad nodes of a mesh",
+        description="Ask one jinad for every live node of its mesh: name, the address and port "
+                    "of its edge, labels, CPUs, load, free memory, Peas running and version "
+                    "(marked * when it differs from this command's).")
+    add_edge_args(parser)
+    parser.add_argument("--json", action="store_true", help="print the nodes as a JSON list")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    edge = edge_client(args, timeout_s=30)
+    with edge_errors(edge):
+        nodes = edge.nodes()
+    if args.json:
+        print(json.dumps(nodes, indent=2), flush=True)
+        return 0
+    print(node_table(nodes), flush=True)
+    return 0
+
+
+def node_table(nodes: list[dict[str, Any]], version: str = __version__) -> str:
+    rows = [_COLUMNS]
+    differs = False
+    for n in sorted(nodes, key=lambda n: str(n.get("name"))):
+        other = n.get("version") != version
+        differs |= other
+        labels = ",".join(f"{k}={v}" for k, v in sorted((n.get("labels") or {}).items())) or "-"
+        mem = n.get("mem_available_mb")
+        rows.append((str(n.get("name")), f"{n.get('address')}:{n.get('port')}", labels,
+                     str(n.get("cpu_count", "?")), f"{float(n.get('load1') or 0):.2f}",
+                     f"{mem} MB" if mem is not None else "?", str(n.get("peas", 0)),
+                     f"{n.get('version')}{' *' if other else ''}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.append(f"{len(nodes)} node{'' if len(nodes) == 1 else 's'}")
+    if differs:
+        lines.append(f"* a version other than this mesh command's ({version})")
+    return "\n".join(lines)
