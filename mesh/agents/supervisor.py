@@ -97,9 +97,14 @@ class Supervisor:
         return run
 
     def kill(self, flow_id: str, pod: str | None = None) -> list[PodRun]:
+        """Stop the flow's (or pod's) Peas, all at once: every one is signalled, then waited for."""
         with self._lock:
             keys = [k for k in self.pods if k[0] == flow_id and (pod is None or k[1] == pod)]
-        return [r for r in (self._remove(k) for k in keys) if r is not None]
+            runs = [self.pods.pop(k) for k in keys]
+        if runs:
+            stop_all([p for r in runs for p in r.peas], self.stop_grace_s)
+            self._save()
+        return runs
 
     def _remove(self, key: tuple[str, str]) -> PodRun | None:
         with self._lock:
@@ -131,9 +136,11 @@ class Supervisor:
 
     def stop_all(self) -> None:
         with self._lock:
-            keys = list(self.pods)
-        for key in keys:
-            self._remove(key)
+            runs = list(self.pods.values())
+            self.pods.clear()
+        if runs:
+            stop_all([p for r in runs for p in r.peas], self.stop_grace_s)
+            self._save()
 
     def _save(self) -> None:
         """The pids of this life, so that the next life can stop what this one leaves."""

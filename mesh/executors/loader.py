@@ -6,12 +6,14 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mesh.errors import ExecutorNotFoundError, FlowConfigError
 from mesh.executors.base import Executor
 from mesh.executors.builtins import BUILTINS
-from mesh.yamlsafe import Tagged, load_yaml
+
+if TYPE_CHECKING:
+    from mesh.yamlsafe import Tagged
 
 __all__ = ["load_executor", "check_uses", "resolve_executor_class", "is_yaml_path"]
 
@@ -118,6 +120,8 @@ def _from_yaml(path: Path) -> tuple[type[Executor], dict[str, Any], dict[str, An
 
 
 def _read_yaml(path: Path) -> Tagged:
+    from mesh.yamlsafe import Tagged, load_yaml  # here: a Pea without executor YAML skips PyYAML
+
     data = load_yaml(path.read_bytes(), source=str(path))
     if not isinstance(data, Tagged):
         raise FlowConfigError(f"{path} must start with the executor's class as a tag, e.g. !MyExecutor")

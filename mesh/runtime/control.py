@@ -21,7 +21,7 @@ class ControlClient:
         self.sock = self._ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RECONNECT_IVL, 10)
-        self.sock.setsockopt(zmq.RECONNECT_IVL_MAX, 100)
+        self.sock.setsockopt(zmq.RECONNECT_IVL_MAX, 20)  # notice a starting Pea within 20 ms
         self.sock.connect(self.address)
 
     def send(self, cmd: str) -> None:

@@ -65,10 +65,10 @@ def _doc_to_dict(doc: Document, buffers: list[Any]) -> dict[str, Any]:
         out["scores"] = doc.scores
     if doc.granularity:
         out["granularity"] = doc.granularity
-    if doc.chunks:
-        out["chunks"] = [_doc_to_dict(c, buffers) for c in doc.chunks]
-    if doc.matches:
-        out["matches"] = [_doc_to_dict(m, buffers) for m in doc.matches]
+    if doc._chunks:
+        out["chunks"] = [_doc_to_dict(c, buffers) for c in doc._chunks]
+    if doc._matches:
+        out["matches"] = [_doc_to_dict(m, buffers) for m in doc._matches]
     return out
 
 
@@ -88,24 +88,17 @@ def _array_ref(value: Any, buffers: list[Any], doc_id: str, name: str) -> dict[s
 
 
 def _dict_to_doc(d: dict[str, Any], arrays: Sequence[Any]) -> Document:
-    doc = Document(id=d["id"])
-    for name in _TEXT_FIELDS:
-        if name in d:
-            setattr(doc, name, d[name])
-    for name in _ARRAY_FIELDS:
-        ref = d.get(name)
-        if ref is not None:
-            setattr(doc, name, _array_from(ref, arrays))
-    if "tags" in d:
-        doc.tags = d["tags"]
-    if "scores" in d:
-        doc.scores = d["scores"]
-    doc.granularity = d.get("granularity", 0)
-    if "chunks" in d:
-        doc.chunks.extend(_dict_to_doc(c, arrays) for c in d["chunks"])
-    if "matches" in d:
-        doc.matches.extend(_dict_to_doc(m, arrays) for m in d["matches"])
-    return doc
+    get = d.get
+    blob, embedding = get("blob"), get("embedding")
+    chunks, matches = get("chunks"), get("matches")
+    return Document(
+        id=d["id"], text=get("text", ""), mime_type=get("mime_type", ""), uri=get("uri", ""),
+        parent_id=get("parent_id", ""), tags=get("tags"), scores=get("scores"),
+        granularity=get("granularity", 0),
+        blob=None if blob is None else _array_from(blob, arrays),
+        embedding=None if embedding is None else _array_from(embedding, arrays),
+        chunks=[_dict_to_doc(c, arrays) for c in chunks] if chunks else None,
+        matches=[_dict_to_doc(m, arrays) for m in matches] if matches else None)
 
 
 def _array_from(ref: dict[str, Any], arrays: Sequence[Any]) -> Any:
