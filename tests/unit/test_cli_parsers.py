@@ -12,7 +12,6 @@ import mesh.client.client
 from mesh import __version__, clients
 from mesh.cli import main as cli
 from mesh.cli import ping_cmd
-from mesh.cli.hosts import is_local_host
 from mesh.cli.pod_cmd import describe_pea, pod_kwargs
 from mesh.errors import FlowConfigError, NotSupportedYetError, RequestTimeoutError, UnavailableError
 from mesh.parsers import set_client_cli_parser
@@ -195,14 +194,3 @@ def test_unexpected_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> No
 
     with pytest.raises(ZeroDivisionError):
         cli.main(["ping", "127.0.0.1", "5555"])
-
-
-# -- which hosts are this machine --------------------------------------------------------
-@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.0.1.1", "0.0.0.0", "::1", ""])
-def test_loopback_and_wildcard_hosts_are_local(host: str) -> None:
-    assert is_local_host(host)
-
-
-@pytest.mark.parametrize("host", ["203.0.113.7", "3.16.166.3"])
-def test_other_addresses_are_remote(host: str) -> None:
-    assert not is_local_host(host)
