@@ -32,7 +32,7 @@ def collect_files(request: Request, *, max_bytes: int) -> dict[str, bytes]:
     flow_yaml = request.files.getlist("yamlspec", []) if request.files else []
     total = sum(len(item.body) for item in flow_yaml)
     for field in FILE_FIELDS:
-        for item in (request.files or {}).getlist(field, []) if request.files else []:
+        for item in request.files.getlist(field, []) if request.files else []:
             total += len(item.body)
             files[safe_relpath(item.name)] = item.body
     if total > max_bytes:

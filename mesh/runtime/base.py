@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -78,7 +79,7 @@ class Runtime:
         try:
             events = self.poller.poll(_POLL_MS)
         except zmq.ZMQError as exc:
-            if exc.errno == zmq.EINTR:
+            if exc.errno == errno.EINTR:
                 return
             raise
         for sock, _ in events:

@@ -39,7 +39,7 @@ def docker_client() -> Any:
             try:
                 import docker
 
-                client = docker.from_env(timeout=120)
+                client = docker.from_env(timeout=120)  # type: ignore[attr-defined]
                 client.ping()
             except Exception as exc:  # docker.errors.DockerException and connection errors
                 raise UnavailableError(

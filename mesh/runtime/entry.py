@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Callable
 
 from mesh.errors import MeshError
+from mesh.runtime.base import Runtime
 from mesh.logs import StreamToLogger, setup_pea_logging
 
 logger = logging.getLogger("mesh.pea")
@@ -19,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
 
         gw = GatewayConfig.from_json(raw)
         setup_pea_logging(gw.name, gw.log_level)
-        factory = lambda: GatewayRuntime(gw)  # noqa: E731
+        factory: Callable[[], Runtime] = lambda: GatewayRuntime(gw)  # noqa: E731
     else:
         from mesh.runtime.config import PeaConfig
         from mesh.runtime.pea import PeaRuntime

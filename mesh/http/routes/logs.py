@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
@@ -19,7 +19,7 @@ bp = Blueprint("logs")
 _WATCH_S = 1.0
 
 
-def _records(request: Request, flow_id: str, pod: str | None, follow: bool) -> AsyncIterator[LogRecord]:
+def _records(request: Request, flow_id: str, pod: str | None, follow: bool) -> AsyncGenerator[LogRecord, None]:
     return replay_logs(request.app.ctx.agent.bus.jetstream, flow_id, pod, follow=follow)
 
 
