@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -98,10 +99,10 @@ def _serve(settings: Settings) -> int:
     async def _up(app_: Any) -> None:
         await node.start()
         app_.ctx.agent, app_.ctx.deployer = node.agent, node.deployer
-        _second_signal_kills(app_)
 
     @app.after_server_start
     async def _ready(app_: Any) -> None:
+        _second_signal_kills(app_, node.kill_broker)  # after Sanic's own handlers, to replace them
         logger.info("jinad %s ready: edge http://%s:%d, advertised as %s, NATS %s, mesh size %d",
                     settings.name, settings.host, settings.port, node.address, node.nats_url,
                     len(await node.agent.live_nodes()))
@@ -122,9 +123,10 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-def _second_signal_kills(app: Any) -> None:
+def _second_signal_kills(app: Any, kill_broker: Callable[[], None]) -> None:
     """The first SIGINT/SIGTERM stops gracefully; a second one exits at once (the Peas follow,
-    as each one watches its parent)."""
+    as each one watches its parent; the embedded nats-server, in a session of its own, is
+    killed first)."""
     loop = asyncio.get_running_loop()
     count = {"n": 0}
 
@@ -132,9 +134,10 @@ def _second_signal_kills(app: Any) -> None:
         count["n"] += 1
         if count["n"] >= 2:
             logger.warning("second signal: exiting now")
+            kill_broker()
             os._exit(1)
         logger.info("stopping (send the signal again to exit at once)")
-        app.stop()
+        app.stop(terminate=False)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)

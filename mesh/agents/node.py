@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 
 from mesh.agents.agent import Agent
 from mesh.agents.deployer import Deployer
@@ -82,3 +85,10 @@ class Node:
     def stop_broker(self) -> None:
         if self.nats is not None:
             self.nats.stop()
+
+    def kill_broker(self) -> None:
+        """SIGKILL the embedded nats-server at once (jinad is exiting without a clean stop)."""
+        pid = self.nats.pid if self.nats is not None else None
+        if pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)

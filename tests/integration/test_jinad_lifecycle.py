@@ -44,7 +44,7 @@ def _brokers_on(store: Path) -> list[int]:
 
 
 def test_sigterm_logs_ready_and_summary_and_exits_0(jinad_factory: Any) -> None:
-    node: JinadNode = jinad_factory()
+    node: JinadNode = jinad_factory(host="0.0.0.0")  # advertised (and dialled) as 127.0.0.1
     put_flow(node, DUMMY_FLOW)
     peas = pea_pids_of(node.proc.pid)
     assert len(peas) == 3
@@ -55,12 +55,43 @@ def test_sigterm_logs_ready_and_summary_and_exits_0(jinad_factory: Any) -> None:
     ready = [ln for ln in lines if "ready: edge" in ln]
     summary = [ln for ln in lines if " stopped after " in ln]
     assert len(ready) == 1 and f"jinad {node.name} ready" in ready[0], lines
-    assert f"edge http://127.0.0.1:{node.port}" in ready[0] and "mesh size 1" in ready[0]
+    assert f"edge http://0.0.0.0:{node.port}" in ready[0] and "mesh size 1" in ready[0]
+    assert "advertised as 127.0.0.1" in ready[0]
+    warning = [ln for ln in lines if "without a token" in ln]  # bound beyond loopback
+    assert len(warning) == 1 and "[W]" in warning[0]
     assert len(summary) == 1, lines
     assert "3 Peas spawned, 3 stopped" in summary[0]
     assert not any(_running(p) for p in peas)
     assert not _brokers_on(node.state_dir / "nats")  # the embedded broker stopped with it
     assert "Traceback" not in node.log()
+
+
+SLOW_CLOSE_PY = b"""\
+import time
+from mesh import Executor
+
+
+class SlowClose(Executor):
+    def close(self):
+        time.sleep(2)
+"""
+
+
+def test_a_second_signal_exits_at_once(jinad_factory: Any) -> None:
+    """The graceful stop waits for a Pea whose executor takes 2 s to close; a second SIGTERM
+    does not: jinad exits 1, its broker goes with it, the Pea ends when its close is done."""
+    node: JinadNode = jinad_factory()
+    text = "!Flow\nversion: 1\npods:\n  - name: slow\n    uses: slowclose:SlowClose\n"
+    put_flow(node, text, {"slowclose.py": SLOW_CLOSE_PY})
+    peas = pea_pids_of(node.proc.pid)
+    node.proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: "send the signal again" in node.log(), timeout_s=5, what="the first stop")
+    node.proc.send_signal(signal.SIGTERM)
+    assert node.proc.wait(2) == 1
+    assert "second signal: exiting now" in node.log()
+    wait_until(lambda: not _brokers_on(node.state_dir / "nats"), timeout_s=2,
+               what="the embedded nats-server to be killed")
+    wait_until(lambda: not any(_running(p) for p in peas), timeout_s=5, what="the Peas to end")
 
 
 def test_peas_exit_when_jinad_is_sigkilled(jinad_factory: Any) -> None:
