@@ -8,6 +8,8 @@ on another machine would.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -301,18 +303,41 @@ def test_pods_placed_by_the_mesh_spread_over_idle_nodes(clean: Mesh) -> None:
         assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
 
+_BROKEN_YML = b"!Broken\nmetas:\n  py_modules:\n    - broken.py\n"
+_BROKEN_PY = b"""
+from mesh import Executor
+
+
+class Broken(Executor):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        raise RuntimeError("model file weights.bin is missing")
+"""
+
+
 def test_pod_failing_on_one_node_leaves_nothing_anywhere(clean: Mesh) -> None:
+    """pb starts on B, pbad's executor fails in its constructor on C: the PUT names pbad,
+    and pb is stopped again; no Pea, record, file or folder stays on any node."""
     mesh = clean
-    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"), _pod("pbad", uses="_nope", host="C")))
-    assert 400 <= resp.status_code < 600, resp.text
-    body = resp.json()
-    assert "pbad" in body["message"], body
-    assert "_nope" in body["message"], body
-    # pb started on B; the failure on C stopped it, and no record stays
+    with LogTap(mesh.nats_url) as tap:
+        resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"),
+                                               _pod("pbad", uses="broken.yml", host="C")),
+                         [("uses_files", ("broken.yml", _BROKEN_YML)),
+                          ("pymodules_files", ("broken.py", _BROKEN_PY))])
+        assert 400 <= resp.status_code < 600, resp.text
+        body = resp.json()
+        assert "pbad" in body["message"] and "weights.bin is missing" in body["message"], body
+        assert (body["detail"]["pod"], body["detail"]["node"]) == ("pbad", "C")
+        flow_id = next(e["flow"] for e in tap.events if e["pod"] == "pbad")
+        wait_for(lambda: {(e["node"], e["pod"], e["kind"]) for e in tap.events
+                          if e["flow"] == flow_id} >= {("B", "pb", "ready"), ("B", "pb", "stopped"),
+                                                       ("C", "pbad", "failed")},
+                 5, "pb ready then stopped on B, pbad failed on C")
     assert mesh.peas() == {"A": [], "B": [], "C": []}
     for node in ("A", "B", "C"):
         assert _flow_ids(mesh, node) == []
         assert requests.get(f"http://{mesh[node].ip}:{EDGE_PORT}/alive", timeout=5).ok
+    _assert_nothing_left(mesh)
 
 
 def test_flow_api_host_runs_a_pod_on_c_that_binds_toward_this_machine(
@@ -381,3 +406,40 @@ def test_flow_api_host_names_a_node_that_an_edge_already_reached_places(
         wait_for(globe_lines, 10, "🌏 log lines of the pods on A and C")
     assert a.peas() == [] and c.peas() == []
 
+
+_ORPHAN = """
+import sys
+from mesh import Flow
+
+flow = Flow(lease_s=LEASE).add(uses="_logforward").add(uses="_logforward", host=HOST, port_expose=PORT)
+flow.start()
+print("started", flow.flow_id, flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_remote_pod_of_a_killed_flow_process_goes_when_its_lease_ends(clean: Mesh, tmp_path: Path) -> None:
+    mesh = clean
+    c = mesh["C"]
+    script = tmp_path / "orphan.py"
+    script.write_text(_ORPHAN.replace("LEASE", "2.0").replace("HOST", repr(c.ip))
+                      .replace("PORT", str(EDGE_PORT)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("started "), line
+        flow_id = line.split()[1]
+        assert len(c.peas()) == 1
+        proc.kill()  # no `with` exit, no close(): only the lease can tell C
+        proc.wait(5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+    wait_for(lambda: c.peas() == [], 2.0 + 3, "the pod on C to go when its lease ends")
+    pod_id = f"{flow_id}-pod1"
+    wait_for(lambda: _get_flow(mesh, "A", pod_id).status_code == 404, 3,
+             "the pod's record to go with it")

@@ -108,3 +108,7 @@ def test_killed_node_leaves_the_mesh_and_its_flows_say_so(mesh: Mesh) -> None:
         for flow_id in (on_a, on_b):
             assert requests.get(_url(mesh, asked, f"/flow/{flow_id}"), timeout=10).status_code == 404
     assert mesh.stored()["jinad_flows"] == []
+
+    # a node that stops (SIGTERM) leaves the mesh at once, without waiting for the TTL
+    assert mesh["B"].jinad.stop() == 0
+    wait_for(lambda: _live_nodes(mesh, "A") == {"A", "C"}, NODE_TTL_S / 3, "B to leave at once")
