@@ -14,8 +14,8 @@ import asyncio
 import os
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import pytest
 from tests.fixtures.jinad import JinadNode, pea_pids_of, start_jinad
 from tests.netns import Host, Net, available, cleanup_stale
 
-__all__ = ["Mesh", "MeshNode", "build_mesh", "wait_for", "NATS_PORT", "EDGE_PORT"]
+__all__ = ["EDGE_PORT", "NATS_PORT", "Mesh", "MeshNode", "build_mesh", "wait_for"]
 
 NATS_PORT = 4222
 EDGE_PORT = 8000

@@ -107,7 +107,7 @@ class LogTap:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="logtap", daemon=True)
 
-    def __enter__(self) -> LogTap:
+    def __enter__(self) -> LogTap:  # noqa: PYI034 - a plain class, never subclassed
         self._thread.start()
         if not self._ready.wait(10) or self._error is not None:
             raise AssertionError(f"no subscription to jinad.logs.> at {self.url}: {self._error!r}")
