@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from mesh.client.client import Client
 from mesh.errors import FlowConfigError, MeshError
-from mesh.executors.loader import check_uses
+from mesh.executors.loader import check_uses, is_yaml_path
 from mesh import __version__
 from mesh.flow.banner import ready_banner
 from mesh.flow.placement import LOCAL, Placement
@@ -36,18 +36,37 @@ def _validation_message(exc: ValidationError, where: str) -> str:
 
 def _check_executors(pod: PodSpec) -> None:
     """A wrong ``uses`` is reported before any process starts, naming the pod. Only for a
-    pod on this machine: elsewhere the executor's files are where the pod runs."""
-    if pod.host or pod.image:
+    pod on this machine: elsewhere the executor's files are where the pod runs. Of a pod
+    with ``image=``, the executor YAML only (it is mounted from here; a class the image
+    brings is known to the image alone), and its head and tail (processes here)."""
+    if pod.host:
         return
     for field, uses in (("uses", pod.uses), ("uses_before", pod.uses_before),
                         ("uses_after", pod.uses_after)):
-        if uses is None:
+        if uses is None or (pod.image and field == "uses" and not is_yaml_path(uses)):
             continue
         try:
             check_uses(uses)
         except MeshError as exc:
             raise type(exc)(f"pod {pod.name!r}: {field}: {exc.message}",
                             detail={"pod": pod.name, field: uses}) from exc
+
+
+def _check_docker(pods: list[PodSpec]) -> None:
+    """Pods with ``image=`` on this machine need its Docker engine: say so naming them, before
+    anything starts; remove the containers of local Flows that died without closing."""
+    if not pods:
+        return
+    from mesh.errors import UnavailableError
+    from mesh.runtime.container import docker_client, remove_orphans
+
+    try:
+        docker_client()
+    except UnavailableError as exc:
+        which = ", ".join(f"{p.name!r} (image {p.image!r})" for p in pods)
+        raise UnavailableError(f"pod{'s' if len(pods) > 1 else ''} {which}: {exc.message}",
+                               detail={**exc.detail, "pod": pods[0].name, "image": pods[0].image}) from exc
+    remove_orphans()
 
 
 class Flow:
@@ -103,10 +122,7 @@ class Flow:
         for pod in self.pods:
             if not is_remote(pod):
                 _check_executors(pod)
-        if any(p.image and not is_remote(p) for p in self.pods):
-            from mesh.runtime.container import remove_orphans
-
-            remove_orphans()
+        _check_docker([p for p in self.pods if p.image and not is_remote(p)])
         self._remote = RemotePods(self.flow_id, [p for p in self.pods if is_remote(p)],
                                   token=self.token, lease_s=self.spec.lease_s, version=__version__)
         try:

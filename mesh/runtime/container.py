@@ -10,43 +10,61 @@ Exit code and last log lines are collected before the container is removed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import re
 import socket
 import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
-from mesh.errors import BadRequestError, PeaStartError, UnavailableError
+from mesh.errors import BadRequestError, FlowConfigError, MeshError, PeaStartError, UnavailableError
+from mesh.executors.loader import is_yaml_path
+from mesh.flow.placement import CONTAINER_HOST
 from mesh.runtime.config import PeaConfig
 from mesh.runtime.launcher import LineSink, PeaProcess
+from mesh.yamlsafe import load_yaml
 
-__all__ = ["LABEL", "PeaContainer", "docker_client", "remove_containers"]
+__all__ = ["LABEL", "PeaContainer", "docker_client", "remove_containers",
+           "remove_orphans"]
 
 logger = logging.getLogger(__name__)
 
 LABEL = "mesh"
-_client: Any = None
+_ENV_KEYS = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+_clients: dict[tuple[str | None, ...], Any] = {}
 _lock = threading.Lock()
 
 
 def docker_client() -> Any:
-    """The Docker engine, or a clear error when there is none."""
-    global _client
+    """The Docker engine that ``DOCKER_HOST`` (or the default socket) names, or a clear error
+    when none answers. One client per engine address, so a changed environment is honoured."""
+    key = tuple(os.environ.get(k) for k in _ENV_KEYS)
     with _lock:
-        if _client is None:
+        client = _clients.get(key)
+        if client is None:
+            where = os.environ.get("DOCKER_HOST") or "the default socket (unix:///var/run/docker.sock)"
             try:
                 import docker
-
+            except ImportError as exc:
+                raise UnavailableError("the Docker SDK for Python (package `docker`) is not "
+                                       "installed; pods with image= need it and a Docker engine") from exc
+            client = None
+            try:
+                # (ignore: mypy takes the repository's docker/ folder for the SDK)
                 client = docker.from_env(timeout=120)  # type: ignore[attr-defined]
                 client.ping()
             except Exception as exc:  # docker.errors.DockerException and connection errors
+                if client is not None:
+                    client.close()
                 raise UnavailableError(
-                    f"no Docker engine reachable ({type(exc).__name__}: {exc}); pods with image= "
-                    "need Docker installed and running on the node that runs them") from exc
-            _client = client
-        return _client
+                    f"no Docker engine answers at {where} ({type(exc).__name__}: {exc}); pods "
+                    "with image= need Docker installed and running on the node that runs them",
+                    detail={"docker_host": os.environ.get("DOCKER_HOST")}) from exc
+            _clients[key] = client
+        return client
 
 
 def owner_label() -> str:
@@ -54,10 +72,16 @@ def owner_label() -> str:
 
 
 class PeaContainer(PeaProcess):
-    """``PeaProcess`` with the process replaced by a container."""
+    """``PeaProcess`` with the process replaced by a container.
+
+    ``cwd`` is where a process Pea would run (the Flow's directory locally, the flow's
+    workspace on a node): a relative executor YAML is resolved against it, as a process
+    resolves it, and handed to the container as an absolute path, whose folder is mounted.
+    """
 
     def __init__(self, *, config: PeaConfig, node: str, sink: LineSink | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+        config = _absolute_uses(config, cwd or os.getcwd())
         super().__init__(kind="pea", name=config.name, config_json=config.to_json(),
                          port_ctrl=config.port_ctrl, sink=sink, env=env)
         self.config = config
@@ -87,29 +111,71 @@ class PeaContainer(PeaProcess):
             self._exit_code = _exit_code(self.container)
         return self._exit_code
 
+    def _where(self) -> str:
+        return f"pod {self.config.pod!r} ({self.name}, image {self.config.image!r})"
+
     def start(self) -> None:
+        """Create and start the container. Never pulls: an image missing on this node is a
+        400 at once. A container that cannot start is removed before the error is raised."""
         import docker.errors
 
         cfg = self.config
-        client = docker_client()
+        detail = {"pod": cfg.pod, "pea": cfg.name, "image": cfg.image}
         try:
-            self.container = client.containers.run(cfg.image, **self._run_args())
+            client = docker_client()
+        except UnavailableError as exc:
+            raise UnavailableError(f"{self._where()}: {exc.message}", detail={**exc.detail, **detail}) from exc
+        try:
+            container = client.containers.create(cfg.image, **self._run_args())
         except docker.errors.ImageNotFound as exc:
             raise BadRequestError(
                 f"pod {cfg.pod!r}: image {cfg.image!r} is not on this node; build or load it "
-                "first (no registry is used)", detail={"pod": cfg.pod, "image": cfg.image}) from exc
+                "first (images are never pulled)", detail=detail) from exc
         except docker.errors.APIError as exc:
-            raise PeaStartError(f"{cfg.name}: the container of image {cfg.image!r} did not start: "
-                                f"{exc.explanation or exc}", detail={"pod": cfg.pod, "image": cfg.image}) from exc
+            raise PeaStartError(f"{self._where()}: the container was not created: "
+                                f"{exc.explanation or exc}", detail=detail) from exc
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            _remove(container, self.name)
+            raise self._start_refused(str(exc.explanation or exc), detail) from exc
+        except BaseException:
+            _remove(container, self.name)
+            raise
+        self.container = container
         self._reader = threading.Thread(target=self._follow, name=f"log-{self.name}", daemon=True)
         self._reader.start()
+
+    def _start_refused(self, why: str, detail: dict[str, Any]) -> MeshError:
+        """The engine's refusal to start the container, said in the user's terms."""
+        if "already in use" in why or "already allocated" in why:
+            found = re.search(r":(\d+)(?:\D|$)", why.split("0.0.0.0", 1)[-1])
+            port = int(found.group(1)) if found else None
+            which = f"port {port}" if port else "a port"
+            return FlowConfigError(
+                f"{self._where()}: {which} it must publish is already in use on this node; "
+                f"choose another port (port_in/port_out/port_ctrl) or free it ({why})",
+                detail={**detail, "port": port})
+        if "executable file not found" in why or "no such file or directory" in why:
+            return BadRequestError(
+                f"{self._where()}: the image cannot run a Pea: `python -m mesh.runtime.entry` "
+                f"is not available in it; use an image with this project installed ({why})",
+                detail=detail)
+        return PeaStartError(f"{self._where()}: the container did not start: {why}", detail=detail)
+
+    def _start_error(self, what: str) -> PeaStartError:
+        """Exit code and last log lines, read before the container is removed."""
+        err = super()._start_error(f"(pod {self.config.pod!r}, container of image "
+                                   f"{self.config.image!r}) {what}")
+        err.detail.update(pod=self.config.pod, image=self.config.image)
+        return err
 
     def _run_args(self) -> dict[str, Any]:
         cfg = self.config
         args: dict[str, Any] = {
             "entrypoint": ["python", "-m", "mesh.runtime.entry"],
-            "command": ["pea", cfg.to_json()],
-            "detach": True,
+            "command": ["pea", self.config_json],
+            "init": True,  # SIGTERM reaches the Pea even while its executor is being built
             "name": f"mesh-{cfg.flow_id[:12]}-{cfg.name.replace('/', '-')}-{uuid.uuid4().hex[:6]}",
             "labels": {LABEL: "pea", f"{LABEL}.flow": cfg.flow_id, f"{LABEL}.pod": cfg.pod,
                        f"{LABEL}.pea": cfg.name, f"{LABEL}.node": self.node,
@@ -121,18 +187,22 @@ class PeaContainer(PeaProcess):
             args["network_mode"] = "host"
         else:
             args["ports"] = {f"{p}/tcp": p for p in cfg.bound_ports()}
-            args["extra_hosts"] = {"host.docker.internal": "host-gateway"}
+            args["extra_hosts"] = {CONTAINER_HOST: "host-gateway"}
         return args
 
     def _mounts(self) -> dict[str, dict[str, str]]:
-        """The executor's files, read-only, at the same path as on the node."""
-        dirs = set()
+        """The executor's files, read-only, at the same paths as on the node: the folder of
+        its YAML and of the ``py_modules`` it names, and the flow's uploaded files."""
+        dirs: set[str] = set()
         if self.config.base_dir:
             dirs.add(self.config.base_dir)
-        for uses in (self.config.uses,):
-            if uses.endswith((".yml", ".yaml")) and os.path.isabs(uses):
-                dirs.add(str(Path(uses).parent))
-        return {d: {"bind": d, "mode": "ro"} for d in sorted(dirs) if os.path.isdir(d)}
+        uses = self.config.uses
+        if is_yaml_path(uses) and os.path.isabs(uses):
+            folder = Path(uses).parent
+            dirs.add(str(folder))
+            dirs.update(str((folder / m).resolve().parent) for m in _py_modules(Path(uses)))
+        dirs = {os.path.realpath(d) for d in dirs if os.path.isdir(d)}
+        return {d: {"bind": d, "mode": "ro"} for d in sorted(dirs)}
 
     def _follow(self) -> None:
         buf = b""
@@ -171,11 +241,34 @@ class PeaContainer(PeaProcess):
             logger.debug("stopping %s: %s", self.name, exc)
         self._join_reader()
         self._exit_code = self._exit_code if self._exit_code is not None else _exit_code(self.container)
-        try:
-            self.container.remove(force=True)
-        except Exception as exc:  # noqa: BLE001
-            if "No such container" not in str(exc):
-                logger.warning("container of %s not removed: %s", self.name, exc)
+        _remove(self.container, self.name)
+
+
+def _absolute_uses(config: PeaConfig, cwd: str) -> PeaConfig:
+    """The config with a relative executor YAML made absolute, as a process in ``cwd``
+    (or given ``base_dir``) would find it; the container sees the same path."""
+    uses = config.uses
+    if not is_yaml_path(uses) or os.path.isabs(uses):
+        return config
+    return dataclasses.replace(config, uses=os.path.abspath(os.path.join(config.base_dir or cwd, uses)))
+
+
+def _py_modules(yaml_path: Path) -> list[str]:
+    """The ``metas.py_modules`` an executor YAML names (none when it cannot be read)."""
+    try:
+        data = load_yaml(yaml_path.read_bytes(), source=str(yaml_path))
+        modules = (data.get("metas") or {}).get("py_modules") or []
+    except Exception:  # noqa: BLE001 - the Pea reports a broken YAML itself
+        return []
+    return [m for m in modules if isinstance(m, str)]
+
+
+def _remove(container: Any, name: str) -> None:
+    try:
+        container.remove(force=True)
+    except Exception as exc:  # noqa: BLE001
+        if "No such container" not in str(exc) and "is already in progress" not in str(exc):
+            logger.warning("container of %s not removed: %s", name, exc)
 
 
 def _exit_code(container: Any) -> int | None:

@@ -17,7 +17,7 @@ def make_pea(cfg: PeaConfig | GatewayConfig, *, sink: LineSink | None = None,
     if isinstance(cfg, PeaConfig) and cfg.image:
         from mesh.runtime.container import PeaContainer
 
-        return PeaContainer(config=cfg, node=node, sink=sink, env=env)
+        return PeaContainer(config=cfg, node=node, sink=sink, env=env, cwd=cwd)
     kind = "gateway" if isinstance(cfg, GatewayConfig) else "pea"
     return PeaProcess(kind=kind, name=cfg.name, config_json=cfg.to_json(), port_ctrl=cfg.port_ctrl,
                       sink=sink, env=env or None, cwd=cwd)
