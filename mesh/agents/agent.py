@@ -167,23 +167,30 @@ class Agent:
     # -- background ---------------------------------------------------------------
     async def heartbeat(self) -> None:
         info = node_info(name=self.name, address=self.address, port=self.port, labels=self.labels,
-                         peas=self.supervisor.pea_count, version=self.version, started=self.started)
+                         peas=self.supervisor.pea_count, version=self.version, started=self.started,
+                         failed=self.supervisor.failed())
         await self.nodes.put(info)
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval_s)
-            try:
-                await self.heartbeat()
-            except Exception as exc:  # noqa: BLE001 - the broker may be away; nats-py reconnects
-                logger.warning("heartbeat not published: %s", exc)
+            await self._beat_once()
+
+    async def _beat_once(self) -> None:
+        try:
+            await self.heartbeat()
+        except Exception as exc:  # noqa: BLE001 - the broker may be away; nats-py reconnects
+            logger.warning("heartbeat not published: %s", exc)
 
     async def _watch(self) -> None:
         """Report Peas that exit on their own; remove pods whose owner stopped renewing."""
         while True:
             await asyncio.sleep(0.5)
-            for run, proc in self.supervisor.reap():
+            exited = self.supervisor.reap()
+            for run, proc in exited:
                 await self._pea_exited(run, proc)
+            if exited:
+                await self._beat_once()  # the mesh learns of the failed pod now, not at the next beat
             for run in self.supervisor.expired(time.time()):
                 await self._expire(run)
 

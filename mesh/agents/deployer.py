@@ -139,19 +139,24 @@ class Deployer:
             raise NotFoundError(f"no flow or pod with id {flow_id!r} in the mesh",
                                 detail={"flow_id": flow_id}) from exc
         record = FlowRecord.model_validate(data)
-        live = {n.name: n.started for n in await self.nodes.list()}
+        nodes = await self.nodes.list()
+        live = {n.name: n.started for n in nodes}
+        failed = {key for n in nodes for key in n.failed}
 
-        def lost(node: str, started: float | None) -> bool:
-            """The node left the mesh, or restarted since it spawned the Peas (they died)."""
-            return node not in live or (started is not None and live[node] != started)
+        def status(node: str, started: float | None, pod: str, now: str) -> str:
+            """Lost: the node left the mesh, or restarted since it spawned the Peas (they died
+            with it). Failed: the node says one of the pod's Peas exited on its own."""
+            if node not in live or (started is not None and live[node] != started):
+                return "lost"
+            return "failed" if f"{flow_id}/{pod}" in failed else now
 
-        lost_pods = [p for p in record.pods if lost(p.node, p.node_started)]
-        for pod in lost_pods:
-            pod.status = "lost"
+        for pod in record.pods:
+            pod.status = status(pod.node, pod.node_started, pod.name, pod.status)
         gw = record.gateway
-        if gw is not None and lost(gw.node, gw.node_started):
-            gw.status = "lost"
-        if (lost_pods or (gw and gw.status == "lost")) and record.status == "running":
+        if gw is not None:
+            gw.status = status(gw.node, gw.node_started, "gateway", gw.status)
+        statuses = {p.status for p in record.pods} | ({gw.status} if gw else set())
+        if statuses & {"lost", "failed"} and record.status == "running":
             record.status = "degraded"
         return record
 

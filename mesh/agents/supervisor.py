@@ -129,6 +129,12 @@ class Supervisor:
         with self._lock:
             return [r for r in self.pods.values() if r.lease_until is not None and r.lease_until < now]
 
+    def failed(self) -> list[str]:
+        """``<flow>/<pod>`` of the pods one of whose Peas exited while it should run."""
+        with self._lock:
+            return sorted(f"{r.flow_id}/{r.pod}" for r in self.pods.values()
+                          if any(p.returncode is not None for p in r.peas))
+
     @property
     def pea_count(self) -> int:
         with self._lock:

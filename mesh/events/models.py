@@ -94,6 +94,8 @@ class NodeInfo(Event):
     mem_total_mb: int
     mem_available_mb: int
     peas: int = 0
+    failed: list[str] = Field(default_factory=list, description="'<flow>/<pod>' of pods one of "
+                              "whose Peas exited on its own (GET /flow reports them as failed)")
     version: str
     started: float = Field(description="epoch seconds")
     heartbeat: float = Field(description="epoch seconds of this record")

@@ -8,6 +8,8 @@ on another machine would.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -299,6 +301,27 @@ def test_pods_placed_by_the_mesh_spread_over_idle_nodes(clean: Mesh) -> None:
             client.close()
         assert results is not None and [e["pod"] for e in results[0].route] == [
             "gateway", "p0", "p1", "p2"]
+    finally:
+        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
+
+
+def test_a_pea_that_dies_on_its_node_shows_as_failed_everywhere(clean: Mesh) -> None:
+    mesh = clean
+    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"), _pod("pc", host="C")))
+    assert resp.status_code == 200, resp.text
+    flow = resp.json()
+    try:
+        pc_pid = next(p["peas"][0]["pid"] for p in flow["pods"] if p["name"] == "pc")
+        assert mesh["C"].peas() == [pc_pid]
+        os.kill(pc_pid, signal.SIGKILL)
+
+        def statuses(node: str) -> tuple[str, dict[str, str]]:
+            body = _get_flow(mesh, node, flow["flow_id"]).json()
+            return body["status"], {p["name"]: p["status"] for p in body["pods"]}
+
+        want = ("degraded", {"pb": "running", "pc": "failed"})
+        wait_for(lambda: statuses("B") == want, 3, "pc reported failed")
+        assert statuses("A") == statuses("C") == want
     finally:
         assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
