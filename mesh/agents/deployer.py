@@ -14,10 +14,10 @@ from typing import Any
 
 from mesh.agents.placer import choose_node, pea_count
 from mesh.agents.uses import check_builtins
-from mesh.errors import MeshError, NotFoundError
+from mesh.errors import FlowConfigError, MeshError, NotFoundError
 from mesh.events import subjects
 from mesh.events.bus import Bus
-from mesh.events.errors import KeyNotFound
+from mesh.events.errors import BusTimeoutError, KeyNotFound
 from mesh.events.files import FlowFiles
 from mesh.events.kv import FlowStore, NodeRegistry
 from mesh.events.models import (
@@ -33,6 +33,7 @@ from mesh.runtime.config import GatewayConfig, PeaConfig, config_from_dict, conf
 __all__ = ["Deployer"]
 
 logger = logging.getLogger(__name__)
+_MAX_PORTS = 1024  # PortsRequest.count
 
 
 class Deployer:
@@ -85,9 +86,10 @@ class Deployer:
         for pod in flow.pods:
             node = chosen[pod.name or ""].name
             need[node] = need.get(node, 0) + 2 * (pod.replicas + 2) + 2 * len(flow.pods) + 1
+        requests = {n: _ports_request(n, c) for n, c in need.items()}
         replies = await asyncio.gather(*(
-            self.bus.request(subjects.ports(n), PortsRequest(count=c), PortsReply, timeout_s=5)
-            for n, c in need.items()))
+            self.bus.request(subjects.ports(n), req, PortsReply, timeout_s=5)
+            for n, req in requests.items()))
         return {r.node: list(r.ports) for r in replies}
 
     async def _spawn_all(self, plan: FlowPlan, flow: Flow, files: dict[str, bytes]) -> list[SpawnReply]:
@@ -106,8 +108,13 @@ class Deployer:
                      files_ref: str | None, lease_s: float | None = None) -> SpawnReply:
         req = SpawnRequest(flow_id=flow_id, pod=pod, peas=[config_to_dict(p) for p in peas],
                            ready_timeout_s=ready_timeout_s, files_ref=files_ref, lease_s=lease_s)
-        return await self.bus.request(subjects.spawn(node), req, SpawnReply,
-                                      timeout_s=min(ready_timeout_s + 5, self.spawn_timeout_s))
+        timeout_s = min(ready_timeout_s + 5, self.spawn_timeout_s)
+        try:
+            return await self.bus.request(subjects.spawn(node), req, SpawnReply, timeout_s=timeout_s)
+        except BusTimeoutError as exc:
+            raise BusTimeoutError(f"pod {pod!r} on node {node}: no answer within {timeout_s:g} s "
+                                  f"(timeout_ready_s={ready_timeout_s:g})",
+                                  detail={"pod": pod, "node": node}) from exc
 
     async def _abort(self, record: FlowRecord, exc: BaseException) -> None:
         logger.warning("flow %s failed to start, stopping what started: %s", record.flow_id, exc)
@@ -221,8 +228,8 @@ class Deployer:
 
     async def reserve_ports(self, host: str | None, count: int) -> PortsReply:
         node = await self.node_for(host)
-        return await self.bus.request(subjects.ports(node.name), PortsRequest(count=count), PortsReply,
-                                      timeout_s=5)
+        return await self.bus.request(subjects.ports(node.name), _ports_request(node.name, count),
+                                      PortsReply, timeout_s=5)
 
     async def create_pod(self, pod: PodSpec, *, pod_id: str, host: str | None,
                          peas: list[dict[str, Any]] | None, lease_s: float | None,
@@ -261,6 +268,14 @@ class Deployer:
 
     async def list(self) -> list[FlowRecord]:
         return [FlowRecord.model_validate(v) for v in (await self.flows.list()).values()]
+
+
+def _ports_request(node: str, count: int) -> PortsRequest:
+    if count > _MAX_PORTS:
+        raise FlowConfigError(f"this needs {count} ports on node {node}, more than the {_MAX_PORTS} "
+                              "a node hands out at once; use fewer replicas",
+                              detail={"node": node, "ports": count})
+    return PortsRequest(count=count)
 
 
 def _encode(model: Any) -> bytes:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mesh.errors import FlowConfigError, MeshError, PeaStartError, RequestTimeoutError
+from mesh.errors import (
+    ConflictError, FlowConfigError, MeshError, PeaStartError, RequestTimeoutError,
+)
 from mesh.runtime.config import GatewayConfig, PeaConfig
 from mesh.runtime.factory import make_pea, start_peas
 from mesh.runtime.launcher import LineSink, PeaProcess, stop_all
@@ -82,19 +84,32 @@ class Supervisor:
                 raise MeshError(f"pod {pod!r} of flow {flow_id} already runs on this node")
             run = PodRun(flow_id=flow_id, pod=pod, peas=[])
             self.pods[key] = run
+        deadline = time.monotonic() + ready_timeout_s  # starting the processes counts too
         try:
             run.peas.extend(make_pea(cfg, sink=self.sinks(flow_id, pod, cfg.name), cwd=cwd,
                                      env={**(env or {}), "MESH_FLOW_ID": flow_id}, node=self.node)
                             for cfg in configs)
             start_peas(run.peas)
             self._save()
-            deadline = time.monotonic() + ready_timeout_s
             for proc in run.peas:
                 _wait_ready(proc, deadline, ready_timeout_s)
+            with self._lock:
+                if self.pods.get(key) is not run:  # a kill came while it started
+                    raise ConflictError(f"pod {pod!r} of flow {flow_id} was stopped while it started",
+                                        detail={"pod": pod})
         except BaseException:
-            self._remove(key)
+            self._discard(key, run)
             raise
         return run
+
+    def _discard(self, key: tuple[str, str], run: PodRun) -> None:
+        """Stop a pod that did not start; a kill may have taken it off the books meanwhile,
+        with Peas it had not started yet, which are stopped here."""
+        with self._lock:
+            if self.pods.get(key) is run:
+                del self.pods[key]
+        stop_all(run.peas, self.stop_grace_s)
+        self._save()
 
     def kill(self, flow_id: str, pod: str | None = None) -> list[PodRun]:
         """Stop the flow's (or pod's) Peas, all at once: every one is signalled, then waited for."""

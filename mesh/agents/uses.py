@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from mesh.agents.yamlguard import check_yaml_size
 from mesh.errors import ExecutorNotFoundError, FlowConfigError, MeshError
 from mesh.executors.loader import check_uses, is_yaml_path, resolve_executor_class
 from mesh.flow.spec import PodSpec
@@ -57,12 +58,19 @@ def _check(pod: str, field: str, uses: str, check: Callable[[], object]) -> None
 def _check_one(cfg: PeaConfig, workdir: Path | None) -> None:
     uses = cfg.uses
     if is_yaml_path(uses):
+        _check_yaml_file(uses, cfg.base_dir)
         if not cfg.env:  # the pod's env may fill ${{ ENV.X }} in the YAML: the Pea reads it then
             check_uses(uses, base_dir=cfg.base_dir)
     elif uses.startswith("_") or not (":" in uses or "." in uses):
         resolve_executor_class(uses)  # a built-in, or a class name every Pea knows
     else:
         _check_module(uses, workdir)
+
+
+def _check_yaml_file(uses: str, base_dir: str | None) -> None:
+    path = Path(base_dir or "") / uses
+    if path.is_file():
+        check_yaml_size(path.read_bytes(), source=uses)
 
 
 def _check_module(uses: str, workdir: Path | None) -> None:

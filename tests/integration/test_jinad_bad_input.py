@@ -3,6 +3,7 @@ the daemon stays up, and nothing is left behind (no flow record, no Pea, no work
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,33 @@ def test_python_tag_in_an_uploaded_executor_yaml(node: JinadNode, tmp_path: Path
     files = {"exec/my.yml": f"!!python/object/apply:os.system ['touch {marker}']\n".encode()}
     _error(upload(node, _flow("- name: p", "  uses: exec/my.yml"), files), 400, "'p'")
     assert not marker.exists()
+
+
+BOMB = "".join(f"{a}: &{a} [{', '.join([f'*{p}' if p else '1'] * 9)}]\n"
+               for p, a in zip(["", *"abcdefgh"], "abcdefghi"))  # 9**9 values once expanded
+
+
+def test_yaml_alias_bomb_is_refused_quickly(node: JinadNode) -> None:
+    started = time.monotonic()
+    _error(upload(node, BOMB, timeout_s=10), 400, "aliases")
+    _error(upload(node, "!Flow\npods:\n  - name: p\n    uses: _pass\n    uses_with:\n"
+                        + "".join(f"      {line}" for line in BOMB.splitlines(True)), timeout_s=10),
+           400, "aliases")
+    assert time.monotonic() - started < 5
+    files = {"exec/my.yml": ("!MyExec\nwith:\n" + "".join(f"  {ln}" for ln in BOMB.splitlines(True))).encode()}
+    _error(upload(node, _flow("- name: p", "  uses: exec/my.yml"), files, timeout_s=10), 400,
+           "'p'", "aliases")
+
+
+def test_deeply_nested_yaml(node: JinadNode) -> None:
+    _error(upload(node, "[" * 5000 + "]" * 5000, timeout_s=10), 400, "nests deeper")
+
+
+def test_more_replicas_than_ports(node: JinadNode) -> None:
+    _error(upload(node, _flow("- name: p", "  uses: _pass", "  replicas: 100000")), 400,
+           "replicas", "ports")
+    _error(requests.put(f"{node.url}/pod", json={"uses": "_pass", "replicas": 100000}, timeout=5),
+           400, "replicas")
 
 
 @pytest.mark.parametrize("name", ["../evil.py", "exec/../../evil.py", "/etc/evil.py", ".."])
