@@ -136,7 +136,11 @@ def test_restart_stops_what_the_previous_life_left(jinad_factory: Any) -> None:
     assert not any(_running(p) for p in old_brokers)
     assert len(_brokers_on(first.state_dir / "nats")) == 1  # only the new life's broker
 
-    # the flow's record survived in the broker's store; deleting it works and leaves nothing
+    # the flow's record survived in the broker's store: it says its Peas died with the old
+    # life, and deleting it works and leaves nothing
+    info = requests.get(f"{second.url}/flow/{created['flow_id']}", timeout=5).json()
+    assert info["status"] == "degraded", info
+    assert {p["status"] for p in info["pods"]} == {"lost"}, info["pods"]
     r = requests.delete(f"{second.url}/flow", params={"flow_id": created["flow_id"]}, timeout=30)
     assert r.status_code == 200, r.text
     assert requests.get(f"{second.url}/flows", timeout=5).json()["flows"] == []
