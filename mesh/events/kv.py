@@ -78,6 +78,8 @@ class Bucket:
         kv = await self.open()
         try:
             entry = await kv.get(validate_key(key))
+        except ValueError as exc:  # a key that cannot exist (the id came from a URL, say)
+            raise KeyNotFound(f"{self.what} {key!r} not found: {exc}", detail={"key": key}) from exc
         except nats.js.errors.KeyNotFoundError as exc:
             raise KeyNotFound(f"{self.what} {key!r} not found", detail={"key": key}) from exc
         return entry.value or b""

@@ -16,7 +16,7 @@ from mesh.events import codec, subjects
 from mesh.events.errors import EventDecodeError
 from mesh.events.models import LogRecord
 
-__all__ = ["EVENTS_STREAM", "LOGS_STREAM", "ensure_log_stream", "replay_logs"]
+__all__ = ["EVENTS_STREAM", "LOGS_STREAM", "ensure_log_stream", "has_logs", "replay_logs"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,12 @@ async def replay_logs(
                 return
     finally:
         await sub.unsubscribe()
+
+
+async def has_logs(js: JetStreamContext, flow: str, pod: str | None = None) -> bool:
+    """True when the stream still keeps log records of the flow (or of one pod of it)."""
+    info = await js.stream_info(LOGS_STREAM, subjects_filter=subjects.logs_for(flow, pod))
+    return bool(info.state.subjects)
 
 
 async def _nothing_to_replay(sub: JetStreamContext.PushSubscription) -> bool:

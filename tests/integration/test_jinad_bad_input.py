@@ -181,6 +181,8 @@ def test_unknown_flow_id(node: JinadNode) -> None:
     _error(requests.delete(f"{node.url}/flow", params={"flow_id": "no-such-flow"}, timeout=5), 404,
            "no-such-flow")
     _error(requests.get(f"{node.url}/logs/no-such-flow", timeout=5), 404, "no-such-flow")
+    _error(requests.get(f"{node.url}/logs/a.b*c", timeout=5), 404, "a.b*c")
+    _error(requests.get(f"{node.url}/flow/a.b*c", timeout=5), 404, "a.b*c")
     _error(requests.get(f"{node.url}/pod/no-such-pod", timeout=5), 404, "no-such-pod")
 
 

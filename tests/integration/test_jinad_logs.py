@@ -158,6 +158,9 @@ async def test_every_line_is_published_and_replayed(node: JinadNode, tmp_path: P
         assert gateway and not _marked(gateway)
 
         await asyncio.to_thread(node.edge.delete_flow, flow_id)
+        # after DELETE the lines stay in the stream: a post-mortem read still gets them all
+        after = await asyncio.to_thread(lambda: list(node.edge.logs(flow_id, pod="chatty")))
+        assert _marked(after) == _expected()
         stopped = {("gateway", "stopped"), ("chatty", "stopped")}
         await tap.wait(lambda: stopped <= {(e["pod"], e["kind"]) for e in tap.events
                                            if e["flow"] == flow_id},

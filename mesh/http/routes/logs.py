@@ -11,7 +11,8 @@ from sanic.response import HTTPResponse
 
 from mesh.events.codec import encode
 from mesh.events.models import LogRecord
-from mesh.events.streams import replay_logs
+from mesh.errors import NotFoundError
+from mesh.events.streams import has_logs, replay_logs
 
 __all__ = ["bp"]
 
@@ -29,9 +30,14 @@ async def stream_logs(request: Request, flow_id: str) -> HTTPResponse | None:
 
     ``?pod=NAME`` narrows to one pod; ``?follow=1`` keeps streaming new lines.
     """
-    await request.app.ctx.deployer.get(flow_id)  # 404 for an unknown id
     pod = request.args.get("pod") or None
     follow = request.args.get("follow", "").lower() in ("1", "true", "yes")
+    if not await request.app.ctx.deployer.exists(flow_id):
+        # a deleted (or failed) flow's lines stay in the stream for a post-mortem read
+        if not await _has_logs(request, flow_id, pod):
+            raise NotFoundError(f"no flow or pod with id {flow_id!r} in the mesh, and no logs of it",
+                                detail={"flow_id": flow_id})
+        follow = False  # it writes no more
     response = await request.respond(content_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
 
@@ -43,6 +49,13 @@ async def stream_logs(request: Request, flow_id: str) -> HTTPResponse | None:
     await _until_gone(request, flow_id, pump()) if follow else await pump()
     await response.eof()
     return None
+
+
+async def _has_logs(request: Request, flow_id: str, pod: str | None) -> bool:
+    try:
+        return await has_logs(request.app.ctx.agent.bus.jetstream, flow_id, pod)
+    except ValueError:  # not a name any flow or pod can have
+        return False
 
 
 async def _until_gone(request: Request, flow_id: str, work: Any) -> None:
