@@ -54,15 +54,17 @@ class Agent:
 
     def __init__(self, *, bus: Bus, name: str, address: str, port: int, labels: dict[str, str],
                  state_dir: Path, version: str, heartbeat_interval_s: float, node_ttl_s: float,
-                 stop_grace_s: float, log_max_age_s: float, log_max_bytes: int) -> None:
+                 stop_grace_s: float, log_max_age_s: float, log_max_bytes: int,
+                 nats_replicas: int | None = None) -> None:
         self.bus, self.name, self.address, self.port = bus, name, address, port
         self.labels, self.state_dir, self.version = labels, state_dir, version
         self.heartbeat_interval_s, self.node_ttl_s = heartbeat_interval_s, node_ttl_s
         self.log_limits = (log_max_age_s, log_max_bytes)
         self.started = time.time()
-        self.nodes = NodeRegistry(bus.jetstream, ttl_s=node_ttl_s)
-        self.flows = FlowStore(bus.jetstream)
-        self.files = FlowFiles(bus.jetstream)
+        self.replicas = nats_replicas  # None: 3 in a NATS cluster, else 1
+        self.nodes = NodeRegistry(bus.jetstream, ttl_s=node_ttl_s, replicas=nats_replicas)
+        self.flows = FlowStore(bus.jetstream, replicas=nats_replicas)
+        self.files = FlowFiles(bus.jetstream, replicas=nats_replicas)
         self.shipper = LogShipper(bus=bus, node=name, loop=asyncio.get_running_loop())
         self.supervisor = Supervisor(state_dir=state_dir, sinks=self.shipper.sink,
                                      stop_grace_s=stop_grace_s, node=name)
@@ -81,7 +83,7 @@ class Agent:
         if left:
             logger.warning("stopped %d Peas left by the previous life of this node", left)
         await ensure_log_stream(self.bus.jetstream, max_age_s=self.log_limits[0],
-                                max_bytes=self.log_limits[1])
+                                max_bytes=self.log_limits[1], replicas=self.replicas)
         await self.nodes.open()
         await self.flows.open()
         await self.files.open()

@@ -40,6 +40,9 @@ def parse_flags(argv: list[str] | None) -> dict[str, Any]:
     p.add_argument("--nats-tls-ca", dest="nats_tls_ca")
     p.add_argument("--nats-tls-cert", dest="nats_tls_cert")
     p.add_argument("--nats-tls-key", dest="nats_tls_key")
+    p.add_argument("--nats-replicas", dest="nats_replicas", type=int,
+                   help="copies JetStream keeps of the mesh's KV buckets, files and log streams "
+                        "(default: 3 when the NATS server is in a cluster, else 1)")
     p.add_argument("--heartbeat-interval-s", dest="heartbeat_interval_s", type=float)
     p.add_argument("--node-ttl-s", dest="node_ttl_s", type=float)
     p.add_argument("--ready-timeout-s", dest="ready_timeout_s", type=float)

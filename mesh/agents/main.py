@@ -91,6 +91,11 @@ def _serve(settings: Settings) -> int:
 
     node = Node(settings=settings, address=_advertise(settings), version=__version__)
     node.start_broker()
+    try:
+        node.check_broker()
+    except BaseException:
+        node.stop_broker()
+        raise
     app = create_app(name=settings.name, version=__version__, token=settings.token,
                      max_upload_bytes=settings.max_upload_bytes)
     started = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -60,17 +61,31 @@ class Node:
         logger.info("embedded nats-server on port %d (others join with --nats nats://%s:%d)",
                     self.nats.port, self.address, self.nats.port)
 
-    async def start(self) -> None:
+    async def _connect(self, name: str) -> Bus:
         s = self.settings
-        self.bus = await Bus.connect(
-            self.nats_url, name=f"jinad-{s.name}", user=s.nats_user, password=s.nats_password,
+        return await Bus.connect(
+            self.nats_url, name=name, user=s.nats_user, password=s.nats_password,
             token=s.nats_token, creds=s.nats_creds, tls_ca=s.nats_tls_ca, tls_cert=s.nats_tls_cert,
             tls_key=s.nats_tls_key)
+
+    def check_broker(self) -> None:
+        """Connect once and leave, before the edge starts: a broker that cannot be reached or
+        that refuses the credentials is then a one-line error (BusConnectError), not a
+        traceback out of the web server's startup."""
+        async def probe() -> None:
+            bus = await self._connect(f"jinad-{self.settings.name}-check")
+            await bus.close()
+
+        asyncio.run(probe())
+
+    async def start(self) -> None:
+        s = self.settings
+        self.bus = await self._connect(f"jinad-{s.name}")
         self._agent = Agent(
             bus=self.bus, name=s.name, address=self.address, port=s.port, labels=s.labels,
             state_dir=s.state_dir, version=self.version, heartbeat_interval_s=s.heartbeat_interval_s,
             node_ttl_s=s.node_ttl_s, stop_grace_s=s.stop_grace_s, log_max_age_s=s.log_max_age_s,
-            log_max_bytes=s.log_max_bytes)
+            log_max_bytes=s.log_max_bytes, nats_replicas=s.nats_replicas)
         await self._agent.start()
         self._deployer = Deployer(bus=self.bus, node=s.name, nodes=self._agent.nodes,
                                   flows=self._agent.flows, spawn_timeout_s=s.spawn_timeout_s,

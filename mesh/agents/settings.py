@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     nats_tls_ca: str | None = None
     nats_tls_cert: str | None = None
     nats_tls_key: str | None = None
+    nats_replicas: int | None = Field(None, ge=1, le=5, description="copies JetStream keeps of "
+                                      "the mesh's buckets and streams; unset: 3 in a NATS cluster, "
+                                      "else 1")
     heartbeat_interval_s: float = Field(2.0, gt=0)
     node_ttl_s: float = Field(6.0, gt=0, description="a node silent this long leaves the mesh")
     ready_timeout_s: float = Field(60.0, gt=0, description="default Pea ready deadline")

@@ -48,6 +48,7 @@ class Bus:
         self._nc = Client()
         self._js: JetStreamContext | None = None
         self._connected_once = False
+        self._refused = asyncio.Event()  # the server rejected our credentials while connecting
         self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
 
     def __repr__(self) -> str:
@@ -90,14 +91,36 @@ class Bus:
         return bus
 
     async def _open(self, options: dict[str, Any], timeout_s: float) -> None:
+        """Connect, or raise BusConnectError: at once when the server refuses the credentials
+        (retrying cannot help), else after ``timeout_s``."""
+        connect = asyncio.ensure_future(self._nc.connect(
+            **options, error_cb=self._on_error, disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected, closed_cb=self._on_closed,
+        ))
+        refused = asyncio.ensure_future(self._refused.wait())
         try:
-            await asyncio.wait_for(
-                self._nc.connect(
-                    **options, error_cb=self._on_error, disconnected_cb=self._on_disconnected,
-                    reconnected_cb=self._on_reconnected, closed_cb=self._on_closed,
-                ),
-                timeout_s,
-            )
+            await asyncio.wait({connect, refused}, timeout=timeout_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # we are cancelled: so is the attempt
+            connect.cancel()
+            raise
+        finally:
+            refused.cancel()
+        if self._refused.is_set():
+            connect.cancel()
+            await asyncio.gather(connect, return_exceptions=True)
+            last = self._nc.last_error
+            await self._nc.close()
+            raise BusConnectError(
+                f"NATS at {', '.join(self.safe_servers)} refused {_who(options)}: "
+                f"{str(last).removeprefix('nats: ').strip(chr(39))}; check the NATS user and "
+                "password (or token, creds file)", detail={"servers": self.safe_servers})
+        try:
+            if not connect.done():
+                connect.cancel()
+                await asyncio.gather(connect, return_exceptions=True)
+                raise asyncio.TimeoutError()
+            connect.result()
         except (OSError, asyncio.TimeoutError, nats.errors.Error) as exc:
             last = self._nc.last_error or exc
             await self._nc.close()
@@ -207,6 +230,8 @@ class Bus:
         await self.close()
 
     async def _on_error(self, exc: Exception) -> None:
+        if not self._connected_once and _is_refusal(exc):
+            self._refused.set()
         level = logging.WARNING if self._connected_once else logging.DEBUG
         logger.log(level, "%s: nats error: %s: %s", self.name, type(exc).__name__, exc)
 
@@ -237,6 +262,22 @@ def raise_for_error(reply: BaseModel) -> None:
 
 def _remote(body: ErrorBody, reply: BaseModel) -> RemoteError:
     return RemoteError(body.message, error=body.error, status=body.status, detail=body.detail, reply=reply)
+
+
+def _is_refusal(exc: Exception) -> bool:
+    """The server rejected the connection's credentials (not a network problem)."""
+    text = str(exc).lower()
+    return isinstance(exc, nats.errors.AuthorizationError) or "authorization violation" in text \
+        or "authentication" in text
+
+
+def _who(options: dict[str, Any]) -> str:
+    if options.get("user"):
+        return f"user {options['user']!r}"
+    for key, what in (("token", "the token"), ("user_credentials", "the creds file")):
+        if options.get(key):
+            return what
+    return "a connection without credentials"
 
 
 def _split_servers(url: str | Sequence[str]) -> list[str]:

@@ -18,6 +18,7 @@ from nats.js.object_store import ObjectStore
 
 from mesh.events import codec
 from mesh.events.errors import KeyNotFound
+from mesh.events.replicas import create_replicated
 
 __all__ = ["FILES_BUCKET", "FlowFiles"]
 
@@ -30,9 +31,11 @@ _STREAM_IN_USE = 10058  # JetStream: stream name already in use with a different
 class FlowFiles:
     """``put(key, files)`` on the edge, ``get(key)`` on each node that spawns, ``delete(key)``."""
 
-    def __init__(self, js: JetStreamContext, *, bucket: str = FILES_BUCKET) -> None:
+    def __init__(self, js: JetStreamContext, *, bucket: str = FILES_BUCKET,
+                 replicas: int | None = None) -> None:
         self._js = js
         self.bucket = bucket
+        self.replicas = replicas  # None: 3 in a NATS cluster, else 1 (mesh.events.replicas)
         self._store: ObjectStore | None = None
 
     def __repr__(self) -> str:
@@ -40,8 +43,12 @@ class FlowFiles:
 
     async def open(self) -> ObjectStore:
         if self._store is None:
+            async def create(replicas: int) -> ObjectStore:
+                return await self._js.create_object_store(bucket=self.bucket, replicas=replicas)
+
             try:
-                self._store = await self._js.create_object_store(bucket=self.bucket)
+                self._store = await create_replicated(
+                    self._js, create, what=f"object store {self.bucket}", replicas=self.replicas)
             except nats.js.errors.BadRequestError as exc:
                 if exc.err_code != _STREAM_IN_USE:
                     raise

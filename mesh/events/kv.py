@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from mesh.events import codec
 from mesh.events.errors import EventDecodeError, KeyNotFound
 from mesh.events.models import NodeInfo
+from mesh.events.replicas import create_replicated
 
 __all__ = ["FLOWS_BUCKET", "NODES_BUCKET", "Bucket", "FlowStore", "NodeRegistry", "validate_key"]
 
@@ -43,11 +44,13 @@ def validate_key(key: str) -> str:
 class Bucket:
     """One KV bucket of raw bytes, opened (created if missing) on first use."""
 
-    def __init__(self, js: JetStreamContext, *, name: str, ttl_s: float | None = None, what: str = "key") -> None:
+    def __init__(self, js: JetStreamContext, *, name: str, ttl_s: float | None = None, what: str = "key",
+                 replicas: int | None = None) -> None:
         self._js = js
         self.name = name
         self.ttl_s = ttl_s
         self.what = what
+        self.replicas = replicas  # None: 3 in a NATS cluster, else 1 (mesh.events.replicas)
         self._kv: KeyValue | None = None
 
     def __repr__(self) -> str:
@@ -60,8 +63,13 @@ class Bucket:
         return self._kv
 
     async def _create_or_bind(self) -> KeyValue:
+        async def create(replicas: int) -> KeyValue:
+            return await self._js.create_key_value(bucket=self.name, ttl=self.ttl_s, history=1,
+                                                   replicas=replicas)
+
         try:
-            return await self._js.create_key_value(bucket=self.name, ttl=self.ttl_s, history=1)
+            return await create_replicated(self._js, create, what=f"KV bucket {self.name}",
+                                           replicas=self.replicas)
         except nats.js.errors.BadRequestError as exc:
             if exc.err_code != _STREAM_IN_USE:
                 raise
@@ -117,10 +125,11 @@ def _decode_all(bucket: Bucket, entries: dict[str, bytes], decode: Callable[[byt
 class NodeRegistry:
     """Live nodes by name in bucket ``jinad_nodes``; a record lives ``ttl_s`` after its put."""
 
-    def __init__(self, js: JetStreamContext, *, ttl_s: float, bucket: str = NODES_BUCKET) -> None:
+    def __init__(self, js: JetStreamContext, *, ttl_s: float, bucket: str = NODES_BUCKET,
+                 replicas: int | None = None) -> None:
         if ttl_s <= 0:
             raise ValueError(f"ttl_s must be positive, got {ttl_s}")
-        self.bucket = Bucket(js, name=bucket, ttl_s=ttl_s, what="node")
+        self.bucket = Bucket(js, name=bucket, ttl_s=ttl_s, what="node", replicas=replicas)
 
     def __repr__(self) -> str:
         return f"NodeRegistry({self.bucket!r})"
@@ -153,9 +162,10 @@ class FlowStore:
     """
 
     def __init__(
-        self, js: JetStreamContext, *, model_cls: type[BaseModel] | None = None, bucket: str = FLOWS_BUCKET
+        self, js: JetStreamContext, *, model_cls: type[BaseModel] | None = None, bucket: str = FLOWS_BUCKET,
+        replicas: int | None = None,
     ) -> None:
-        self.bucket = Bucket(js, name=bucket, ttl_s=None, what="flow")
+        self.bucket = Bucket(js, name=bucket, ttl_s=None, what="flow", replicas=replicas)
         self.model_cls = model_cls
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ from nats.js import JetStreamContext, api
 from mesh.events import codec, subjects
 from mesh.events.errors import EventDecodeError
 from mesh.events.models import LogRecord
+from mesh.events.replicas import create_replicated
 
 __all__ = ["EVENTS_STREAM", "LOGS_STREAM", "ensure_log_stream", "has_logs", "replay_logs"]
 
@@ -25,14 +26,20 @@ EVENTS_STREAM = "JINAD_EVENTS"
 _STREAM_IN_USE = 10058  # JetStream: stream name already in use with a different configuration
 
 
-async def ensure_log_stream(js: JetStreamContext, *, max_age_s: float, max_bytes: int) -> None:
-    """Create or update ``JINAD_LOGS`` and ``JINAD_EVENTS`` with these limits (oldest dropped)."""
+async def ensure_log_stream(js: JetStreamContext, *, max_age_s: float, max_bytes: int,
+                            replicas: int | None = None) -> None:
+    """Create or update ``JINAD_LOGS`` and ``JINAD_EVENTS`` with these limits (oldest dropped),
+    with ``replicas`` copies (None: 3 in a NATS cluster, else 1; see mesh.events.replicas)."""
     for name, subject in ((LOGS_STREAM, subjects.LOGS_ALL), (EVENTS_STREAM, subjects.EVENTS_ALL)):
-        config = api.StreamConfig(
-            name=name, subjects=[subject], max_age=max_age_s, max_bytes=max_bytes,
-            discard=api.DiscardPolicy.OLD, storage=api.StorageType.FILE,
-        )
-        await _add_or_update(js, config)
+        async def create(num_replicas: int, name: str = name, subject: str = subject) -> None:
+            config = api.StreamConfig(
+                name=name, subjects=[subject], max_age=max_age_s, max_bytes=max_bytes,
+                discard=api.DiscardPolicy.OLD, storage=api.StorageType.FILE,
+                num_replicas=num_replicas,
+            )
+            await _add_or_update(js, config)
+
+        await create_replicated(js, create, what=f"stream {name}", replicas=replicas)
 
 
 async def _add_or_update(js: JetStreamContext, config: api.StreamConfig) -> None:
