@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -153,7 +154,7 @@ class NatsServer:
         try:
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, errors="replace", start_new_session=True,
+                text=True, errors="replace", start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl
             )
         except OSError as exc:
             self.stop()
@@ -267,6 +268,18 @@ def _terminate(proc: subprocess.Popen[str], grace_s: float) -> None:
         logger.warning("nats-server (pid %s) still running after %gs; killing it", proc.pid, grace_s)
     _signal_group(proc.pid, signal.SIGKILL)
     proc.wait(timeout=5)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the thread that started it ends, so an embedded
+    server does not outlive a SIGKILLed jinad (Linux only; elsewhere a no-op). jinad starts it
+    from its main thread, whose end is the process's end."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -10,18 +10,25 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mesh.agents.placer import choose_node, pea_count
 from mesh.agents.uses import check_builtins
-from mesh.errors import FlowConfigError, MeshError, NotFoundError
+from mesh.errors import FlowConfigError, NotFoundError, UnavailableError
 from mesh.events import subjects
 from mesh.events.bus import Bus
 from mesh.events.errors import BusTimeoutError, KeyNotFound
 from mesh.events.files import FlowFiles
 from mesh.events.kv import FlowStore, NodeRegistry
 from mesh.events.models import (
-    KillReply, KillRequest, NodeInfo, PortsReply, PortsRequest, SpawnReply, SpawnRequest,
+    KillReply,
+    KillRequest,
+    NodeInfo,
+    PortsReply,
+    PortsRequest,
+    SpawnReply,
+    SpawnRequest,
 )
 from mesh.events.records import FlowRecord, GatewayRecord, PeaRecord, PodRecord
 from mesh.flow.flow import Flow
@@ -38,18 +45,30 @@ _MAX_PORTS = 1024  # PortsRequest.count
 
 class Deployer:
     def __init__(self, *, bus: Bus, node: str, nodes: NodeRegistry, flows: FlowStore,
-                 spawn_timeout_s: float, files: FlowFiles | None = None) -> None:
+                 spawn_timeout_s: float, files: FlowFiles | None = None,
+                 register: Callable[[], Awaitable[None]] | None = None) -> None:
         self.bus, self.node = bus, node
+        self.register = register
         self.nodes, self.flows = nodes, flows
         self.files = files or FlowFiles(bus.jetstream)
         self.spawn_timeout_s = spawn_timeout_s
 
+    async def _live_and_here(self) -> tuple[list[NodeInfo], NodeInfo]:
+        """The live nodes and this one. A record that expired while this node was too busy to
+        beat is put back once (``register``) before the node gives up with a 503."""
+        for attempt in range(2):
+            live = await self.nodes.list()
+            here = next((n for n in live if n.name == self.node), None)
+            if here is not None:
+                return live, here
+            if attempt == 0 and self.register is not None:
+                await self.register()
+        raise UnavailableError(f"this node ({self.node}) is not in the mesh's node list (is the "
+                               "broker reachable?); retry")
+
     # -- create ---------------------------------------------------------------------
     async def create_flow(self, flow: Flow, *, yaml_text: str, files: dict[str, bytes]) -> FlowRecord:
-        live = await self.nodes.list()
-        here = next((n for n in live if n.name == self.node), None)
-        if here is None:
-            raise MeshError(f"this node ({self.node}) is not registered in the mesh yet; retry")
+        live, here = await self._live_and_here()
         check_builtins(flow.pods)
         chosen: dict[str, NodeInfo] = {}
         pending = {here.name: 1}  # the gateway
@@ -220,10 +239,7 @@ class Deployer:
 
     # -- single pods (``mesh pod --host``, ``Flow.add(host=...)``) -----------------------
     async def node_for(self, host: str | None) -> NodeInfo:
-        live = await self.nodes.list()
-        here = next((n for n in live if n.name == self.node), None)
-        if here is None:
-            raise MeshError(f"this node ({self.node}) is not registered in the mesh yet; retry")
+        live, here = await self._live_and_here()
         return choose_node(PodSpec(name="pod", host=host or None), live, here=here)
 
     async def reserve_ports(self, host: str | None, count: int) -> PortsReply:

@@ -89,7 +89,7 @@ class Node:
         await self._agent.start()
         self._deployer = Deployer(bus=self.bus, node=s.name, nodes=self._agent.nodes,
                                   flows=self._agent.flows, spawn_timeout_s=s.spawn_timeout_s,
-                                  files=self._agent.files)
+                                  files=self._agent.files, register=self._agent.heartbeat)
 
     async def stop(self) -> None:
         if self._agent is not None:

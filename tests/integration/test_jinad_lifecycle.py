@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import requests
 
-from mesh.agents.reconcile import stop_leftover_broker
 from tests.fixtures.jinad import JinadNode, pea_pids_of
 from tests.integration.jinad_support import put_flow, wait_until
 
@@ -103,18 +102,17 @@ def test_peas_exit_when_jinad_is_sigkilled(jinad_factory: Any) -> None:
     node.proc.wait(5)
     wait_until(lambda: not any(_running(p) for p in peas), timeout_s=5,
                what="the Peas of a SIGKILLed jinad to exit")
-    # the embedded nats-server, in its own session, outlives a SIGKILLed jinad until the
-    # next start on this state dir stops it (test below); stop it here the same way
-    stop_leftover_broker(node.state_dir / "nats")
-    assert not _brokers_on(node.state_dir / "nats")
+    # the embedded nats-server dies with it too (parent-death signal)
+    wait_until(lambda: not _brokers_on(node.state_dir / "nats"), timeout_s=10,
+               what="the embedded nats-server of a SIGKILLed jinad to exit")
 
 
 def test_restart_stops_what_the_previous_life_left(jinad_factory: Any) -> None:
     """A Pea that cannot notice its daemon died: SIGSTOP freezes it (as a Pea stuck in a
     blocking call would be), so its parent watch never runs; then jinad is SIGKILLed.
-    The other Peas exit on their own; the frozen one and the embedded nats-server stay.
+    The other Peas and the embedded nats-server exit on their own; the frozen one stays.
     A jinad started on the same state dir reads the books its previous life wrote
-    (peas.json) and stops the Pea, and stops the old broker before starting its own."""
+    (peas.json) and stops the Pea."""
     first: JinadNode = jinad_factory(name="phoenix")
     created = put_flow(first, DUMMY_FLOW)
     peas = pea_pids_of(first.proc.pid)
@@ -125,15 +123,13 @@ def test_restart_stops_what_the_previous_life_left(jinad_factory: Any) -> None:
     wait_until(lambda: not any(_running(p) for p in peas if p != frozen), timeout_s=5,
                what="the other Peas to exit")
     assert _running(frozen)
-    old_brokers = _brokers_on(first.state_dir / "nats")
-    assert len(old_brokers) == 1
+    wait_until(lambda: not _brokers_on(first.state_dir / "nats"), timeout_s=10,
+               what="the old embedded nats-server to exit")
 
     second: JinadNode = jinad_factory(name="phoenix", state_dir=first.state_dir)
     wait_until(lambda: not _running(frozen), timeout_s=5, what="the frozen Pea to be stopped")
     log = second.log()
     assert f"(pid {frozen}) left by a previous jinad" in log
-    assert f"stopped the nats-server (pid {old_brokers[0]})" in log
-    assert not any(_running(p) for p in old_brokers)
     assert len(_brokers_on(first.state_dir / "nats")) == 1  # only the new life's broker
 
     # the flow's record survived in the broker's store: it says its Peas died with the old
