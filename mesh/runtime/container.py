@@ -33,6 +33,7 @@ __all__ = ["LABEL", "PeaContainer", "docker_client", "remove_containers",
 logger = logging.getLogger(__name__)
 
 LABEL = "mesh"
+_NOT_FOUND = 127  # the exit code of the container's init when the image has no `python`
 _ENV_KEYS = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 _clients: dict[tuple[str | None, ...], Any] = {}
 _lock = threading.Lock()
@@ -51,6 +52,7 @@ def docker_client() -> Any:
             except ImportError as exc:
                 raise UnavailableError("the Docker SDK for Python (package `docker`) is not "
                                        "installed; pods with image= need it and a Docker engine") from exc
+            _probe(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock", where)
             client = None
             try:
                 # (ignore: mypy takes the repository's docker/ folder for the SDK)
@@ -65,6 +67,31 @@ def docker_client() -> Any:
                     detail={"docker_host": os.environ.get("DOCKER_HOST")}) from exc
             _clients[key] = client
         return client
+
+
+def _probe(url: str, where: str) -> None:
+    """Connect to the engine's socket once, and close it: an engine that is not there is said
+    at once (the SDK would leave its failed socket open for the garbage collector)."""
+    address: str | tuple[str, int]
+    if url.startswith("unix://"):
+        family, address = socket.AF_UNIX, url[len("unix://"):]
+    elif url.startswith("tcp://"):
+        host, _, port = url[len("tcp://"):].rstrip("/").rpartition(":")
+        if not port.isdigit():
+            return
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        address = (host.strip("[]"), int(port))
+    else:
+        return  # ssh:// and others: the SDK knows how
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5.0)
+            sock.connect(address)
+    except OSError as exc:
+        raise UnavailableError(
+            f"no Docker engine answers at {where} ({exc.strerror or exc}); pods with image= need "
+            "Docker installed and running on the node that runs them",
+            detail={"docker_host": os.environ.get("DOCKER_HOST")}) from exc
 
 
 def owner_label() -> str:
@@ -156,15 +183,13 @@ class PeaContainer(PeaProcess):
                 f"{self._where()}: {which} it must publish is already in use on this node; "
                 f"choose another port (port_in/port_out/port_ctrl) or free it ({why})",
                 detail={**detail, "port": port})
-        if "executable file not found" in why or "no such file or directory" in why:
-            return BadRequestError(
-                f"{self._where()}: the image cannot run a Pea: `python -m mesh.runtime.entry` "
-                f"is not available in it; use an image with this project installed ({why})",
-                detail=detail)
         return PeaStartError(f"{self._where()}: the container did not start: {why}", detail=detail)
 
     def _start_error(self, what: str) -> PeaStartError:
         """Exit code and last log lines, read before the container is removed."""
+        if self.returncode == _NOT_FOUND:
+            what += ("; the image cannot run `python -m mesh.runtime.entry`: use an image with "
+                     "this project installed and `python` on its PATH")
         err = super()._start_error(f"(pod {self.config.pod!r}, container of image "
                                    f"{self.config.image!r}) {what}")
         err.detail.update(pod=self.config.pod, image=self.config.image)
