@@ -95,7 +95,17 @@ def _probe(url: str, where: str) -> None:
 
 
 def owner_label() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid-namespace:pid`` of the process that starts a container. A pid means
+    something only in its own namespace: a jinad in a container (``docker run --network
+    host``, the host's name) that uses the host's engine has pids the host cannot check."""
+    return f"{socket.gethostname()}:{_pid_namespace()}:{os.getpid()}"
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    except OSError:
+        return "-"
 
 
 class PeaContainer(PeaProcess):
@@ -307,12 +317,12 @@ def _exit_code(container: Any) -> int | None:
 
 def remove_orphans() -> int:
     """Remove containers of Flows whose process died on this machine without closing them."""
-    host = socket.gethostname()
+    here = owner_label().rpartition(":")[0]  # this machine's name and pid namespace
     removed = 0
     for container in docker_client().containers.list(all=True, filters={"label": [LABEL]}):
         owner = container.labels.get(f"{LABEL}.owner", "")
-        name, _, pid = owner.rpartition(":")
-        if name == host and pid.isdigit() and not _pid_alive(int(pid)):
+        where, _, pid = owner.rpartition(":")
+        if where == here and pid.isdigit() and not _pid_alive(int(pid)):
             try:
                 container.remove(force=True)
                 removed += 1

@@ -5,8 +5,9 @@ ping and has the project image (``MESH_IMAGE``, default ``jinad-mesh:latest``; b
 with ``bash .ci/build-images.sh``). Without either the tests are skipped with the reason,
 unless ``MESH_REQUIRE_DOCKER=1`` (CI), where they fail instead. No image is ever pulled.
 
-Every test is checked at teardown: no container labelled ``mesh`` that appeared during
-the test may be left (any found is removed, and the test fails naming it).
+Every test is checked at teardown: no container labelled ``mesh`` that the test made (by
+a local Flow of this process, or a jinad node of this run) may be left; any found is
+removed, and the test fails naming it. Containers of other runs on the engine are left alone.
 """
 
 from __future__ import annotations
@@ -38,31 +39,30 @@ def _unavailable(why: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def docker_engine() -> Iterator[Any]:
+def docker_engine() -> Any:
+    """The engine's client, as the code under test gets it (``DOCKER_HOST`` or the default
+    socket); shared with that code, so it is left open."""
+    from mesh.errors import UnavailableError
+    from mesh.runtime.container import docker_client
+
     try:
-        import docker
-    except ImportError:
-        _unavailable("the Docker SDK for Python (package `docker`) is not installed")
-    client = None
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - any reason means: no engine to test against
-        if client is not None:
-            client.close()
-        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        _unavailable(f"no Docker engine answers at {where} ({type(exc).__name__}: {exc}); "
-                     "start one with .ci/docker-setup.sh")
-    assert client is not None
+        client = docker_client()
+    except UnavailableError as exc:
+        _unavailable(f"{exc.message}; start one with .ci/docker-setup.sh")
+    import docker.errors
+
     try:
         client.images.get(IMAGE)
     except docker.errors.ImageNotFound:
-        client.close()
         _unavailable(f"image {IMAGE} is not on the engine; build it with `bash .ci/build-images.sh`")
-    try:
-        yield client
-    finally:
-        client.close()
+    return client
+
+
+def _ours(box: Any) -> bool:
+    """A container this run made: started by this process (a local Flow), or by one of this
+    run's jinad nodes (named with RUN_ID). Another run's containers are not ours to judge."""
+    owner_pid = box.labels.get(f"{LABEL}.owner", "").rpartition(":")[2]
+    return owner_pid == str(os.getpid()) or RUN_ID in box.labels.get(f"{LABEL}.node", "")
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +72,7 @@ def no_container_left(docker_engine: Any) -> Iterator[None]:
     yield
     deadline = time.monotonic() + 5
     while True:
-        left = [c for c in containers(docker_engine) if c.id not in before]
+        left = [c for c in containers(docker_engine) if c.id not in before and _ours(c)]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.1)

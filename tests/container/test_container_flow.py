@@ -18,6 +18,10 @@ from tests.container.support import IMAGE, containers, write_tagger
 pytestmark = pytest.mark.container
 
 
+def _pid_ns() -> str:
+    return os.readlink("/proc/self/ns/pid")[len("pid:["):-1]
+
+
 def test_replicas_are_containers_and_requests_reach_each(
         docker_engine: Any, tagger: Path, capfd: pytest.CaptureFixture[str]) -> None:
     flow = (Flow().add(name="p0", uses="_pass")
@@ -29,7 +33,7 @@ def test_replicas_are_containers_and_requests_reach_each(
         for box in boxes:
             assert box.status == "running" and box.image.tags[0] == IMAGE
             assert box.labels["mesh.pod"] == "p1" and box.labels["mesh.node"] == "local"
-            assert box.labels["mesh.owner"] == f"{socket.gethostname()}:{os.getpid()}"
+            assert box.labels["mesh.owner"] == f"{socket.gethostname()}:{_pid_ns()}:{os.getpid()}"
         # the head and the tail of the pod, and the other pods, stay processes here
         assert {pea.name for pea in flow._runner.peas if pea.pid} == {  # type: ignore[union-attr]
             "gateway", "p0", "p1/head", "p1/tail", "p2"}

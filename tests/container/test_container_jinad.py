@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,9 @@ class LogTap:
     def on(self, subject: str) -> list[str]:
         return [r["message"] for r in list(self.records) if r["subject"] == subject]
 
+    def has(self, subject: str, text: str) -> bool:
+        return any(text in m for m in self.on(subject))
+
 
 def test_container_logs_reach_nats_and_delete_removes_the_containers(
         docker_engine: Any, clean: JinadNode) -> None:
@@ -130,8 +134,9 @@ def test_container_logs_reach_nats_and_delete_removes_the_containers(
         for pea in ("enc/0", "enc/1"):
             subject = subjects.logs(flow_id, "enc", pea)  # jinad.logs.<flow>.enc.enc~0
             assert subject == f"jinad.logs.{flow_id}.enc.enc~{pea[-1]}"
-            wait_until(lambda s=subject: "ready and listening" in tap.on(s), timeout_s=10,
+            wait_until(partial(tap.has, subject, "ready and listening"), timeout_s=10,
                        what=f"the ready line of {pea} on {subject}")
+
         def tagged() -> list[str]:
             return [r["pea"] for r in list(tap.records) if r["flow"] == flow_id
                     and r["message"] == "TAGGER enc tags 1 docs"]
@@ -145,7 +150,7 @@ def test_container_logs_reach_nats_and_delete_removes_the_containers(
         assert deleted.status_code == 200, deleted.text
         assert containers(docker_engine, flow=flow_id) == []
         assert not workspace.exists()
-        wait_until(lambda: any("terminated" in m for m in tap.on(subjects.logs(flow_id, "enc", "enc/0"))),
+        wait_until(partial(tap.has, subjects.logs(flow_id, "enc", "enc/0"), "terminated"),
                    timeout_s=10, what="the last line of enc/0, shipped before its removal")
 
 
