@@ -39,9 +39,11 @@ def check_builtins(pods: list[PodSpec]) -> None:
 
 
 def check_pod_uses(pod: str, configs: list[PeaConfig | GatewayConfig], *, workdir: Path | None) -> None:
-    """On the node: raise FlowConfigError naming the pod for a ``uses`` no Pea could load."""
+    """On the node: raise FlowConfigError naming the pod for a ``uses`` no Pea could load.
+    Of a Pea in a container, only an executor YAML: it is mounted from this node, while a
+    class or module may come with the image."""
     for cfg in configs:
-        if isinstance(cfg, GatewayConfig) or cfg.image:
+        if isinstance(cfg, GatewayConfig) or (cfg.image and not is_yaml_path(cfg.uses)):
             continue
         field = {"head": "uses_before", "tail": "uses_after"}.get(cfg.role, "uses")
         _check(pod, field, cfg.uses, partial(_check_one, cfg, workdir))

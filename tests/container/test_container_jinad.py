@@ -192,6 +192,20 @@ def test_missing_image_on_the_node_is_a_400_naming_pod_and_image(clean: JinadNod
     assert r.json()["detail"]["image"] == "mesh-test-missing:0.2"
 
 
+def test_missing_executor_yaml_of_an_image_pod_is_a_400_before_any_container(
+        docker_engine: Any, clean: JinadNode) -> None:
+    began_ns = time.time_ns()
+    r = upload(clean, _flow_yaml(uses="exec/missing.yml"), _files())
+    assert r.status_code == 400, r.text
+    message = r.json()["message"]
+    assert message.startswith(f"pod 'enc' on node {clean.name}: uses: executor YAML file")
+    assert "exec/missing.yml" in message
+    events = docker_engine.events(since=began_ns // 10**9, until=time.time_ns() // 10**9 + 1,
+                                  decode=True, filters={"type": "container", "event": "create",
+                                                        "label": f"mesh.node={clean.name}"})
+    assert [e for e in events if e["timeNano"] >= began_ns] == []  # no container was created
+
+
 def test_container_that_exits_early_is_reported_with_code_and_lines(clean: JinadNode) -> None:
     r = upload(clean, _flow_yaml(replicas=1), _files(fail=True))
     assert r.status_code == 500, r.text
