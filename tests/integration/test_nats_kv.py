@@ -109,5 +109,5 @@ async def test_bad_keys_are_rejected_before_the_server(bus: Bus) -> None:
     store = FlowStore(bus.jetstream)
     with pytest.raises(ValueError, match="'a b'"):
         await store.put("a b", {})
-    with pytest.raises(ValueError, match="not a valid KV key"):
+    with pytest.raises(KeyNotFound, match="not a valid KV key"):  # an id from a URL: a 404
         await store.get("x>")
