@@ -186,8 +186,7 @@ class PeaContainer(PeaProcess):
     def _start_refused(self, why: str, detail: dict[str, Any]) -> MeshError:
         """The engine's refusal to start the container, said in the user's terms."""
         if "already in use" in why or "already allocated" in why:
-            found = re.search(r":(\d+)(?:\D|$)", why.split("0.0.0.0", 1)[-1])
-            port = int(found.group(1)) if found else None
+            port = next((p for p in self.config.bound_ports() if re.search(rf":{p}\b", why)), None)
             which = f"port {port}" if port else "a port"
             return FlowConfigError(
                 f"{self._where()}: {which} it must publish is already in use on this node; "

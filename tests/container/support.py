@@ -97,3 +97,20 @@ def wait_until(probe: Callable[[], T], *, timeout_s: float, what: str, every_s: 
 def jinad_name(prefix: str) -> str:
     """A node name no other run uses: a starting jinad removes the containers of its name."""
     return f"{prefix}-{RUN_ID}-{secrets.token_hex(2)}"
+
+
+def index_until_every_replica(send: Callable[[list[Any]], Any], replicas: int, *,
+                              batch: int = 6, rounds: int = 10) -> list[Any]:
+    """Send batches of one-Document requests until each of ``replicas`` has tagged one (the
+    head reaches a replica once its connection is up: the first batch may miss one);
+    return every result. The Documents of round r are "doc r.i"."""
+    from mesh import Document
+
+    results: list[Any] = []
+    for r in range(rounds):
+        got = send([Document(text=f"doc {r}.{i}") for i in range(batch)])
+        assert got is not None and not any(req.failed for req in got)
+        results += got
+        if len({d.tags["replica"] for req in results for d in req.docs}) == replicas:
+            break
+    return results

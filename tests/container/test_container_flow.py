@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import re
 import socket
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mesh import Document, Flow
-from tests.container.support import IMAGE, containers, write_tagger
+from tests.container.support import IMAGE, containers, index_until_every_replica, write_tagger
 
 pytestmark = pytest.mark.container
 
@@ -38,10 +39,10 @@ def test_replicas_are_containers_and_requests_reach_each(
         assert {pea.name for pea in flow._runner.peas if pea.pid} == {  # type: ignore[union-attr]
             "gateway", "p0", "p1/head", "p1/tail", "p2"}
 
-        results = flow.index([Document(text=f"doc {i}") for i in range(12)], request_size=1)
-        assert results is not None and not any(r.failed for r in results)
+        results = index_until_every_replica(partial(flow.index, request_size=1), 2)
         docs = [d for r in results for d in r.docs]
-        assert sorted(d.text for d in docs) == sorted(f"doc {i}" for i in range(12))
+        sent = len(results)
+        assert sorted(d.text for d in docs) == sorted(f"doc {i // 6}.{i % 6}" for i in range(sent))
         assert all(d.tags["pods"] == ["p1"] and d.tags["dockerenv"] for d in docs)
         hostnames = {box.attrs["Config"]["Hostname"] for box in boxes}
         assert {h for d in docs for h in d.tags["hosts"]} == hostnames  # both replicas served

@@ -24,6 +24,7 @@ from tests.container.support import (
     IMAGE,
     TAGGER_PY,
     containers,
+    index_until_every_replica,
     jinad_name,
     tagger_yaml,
     wait_until,
@@ -127,8 +128,7 @@ def test_container_logs_reach_nats_and_delete_removes_the_containers(
             assert mount["RW"] is False
 
         with Client(host=created["host"], port_expose=created["port"]) as client:
-            results = client.index([Document(text=f"doc {i}") for i in range(6)], request_size=1)
-        assert results is not None and not any(r.failed for r in results)
+            results = index_until_every_replica(partial(client.index, request_size=1), 2)
         assert {d.tags["replica"] for r in results for d in r.docs} == {0, 1}
 
         for pea in ("enc/0", "enc/1"):
@@ -141,7 +141,8 @@ def test_container_logs_reach_nats_and_delete_removes_the_containers(
             return [r["pea"] for r in list(tap.records) if r["flow"] == flow_id
                     and r["message"] == "TAGGER enc tags 1 docs"]
 
-        wait_until(lambda: len(tagged()) == 6, timeout_s=10, what="a line per request from the executors")
+        wait_until(lambda: len(tagged()) == len(results), timeout_s=10,
+                   what="a line per request from the executors")
         assert set(tagged()) == {"enc/0", "enc/1"}
         records = [r for r in list(tap.records) if r["pea"] in ("enc/0", "enc/1")]
         assert {r["node"] for r in records} == {node.name} and {r["level"] for r in records} >= {"INFO"}
