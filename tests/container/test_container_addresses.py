@@ -139,6 +139,7 @@ def test_image_pod_on_a_node_in_another_namespace_is_not_reachable_on_one_machin
         "not reachable on one machine: a jinad in a network namespace starts its containers "
         "on the host's Docker engine (the namespace shares the host's docker socket, not its "
         "network), so their ports are published in the host's namespace, while the node "
-        "advertises, and waits for its Peas at, addresses of its own namespace. On real "
+        "advertises, and waits for its Peas at, addresses of its own namespace (tried: the "
+        "spawn ends in a 504, the Pea never ready at the node's loopback). On real "
         "machines each node's engine publishes on that node; the cell 'image pod on another "
         "node' is covered by test_container_jinad.py::test_image_pod_placed_on_this_node_from_a_local_flow (a node on this machine's network)")
