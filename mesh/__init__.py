@@ -22,7 +22,8 @@ _EXPORTS = {
     "Request": "mesh.types.request",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = ["AsyncClient", "Client", "Document", "DocumentArray", "Executor", "Flow", "Request",
+           "__version__", "requests"]
 
 if TYPE_CHECKING:
     from mesh.client.client import AsyncClient, Client

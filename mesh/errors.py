@@ -10,9 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "MeshError", "BadRequestError", "FlowConfigError", "ExecutorNotFoundError",
-    "NotFoundError", "PeaStartError", "RequestTimeoutError", "RemoteExecutionError",
-    "NotSupportedYetError", "UnauthorizedError", "ConflictError", "UnavailableError",
+    "BadRequestError",
+    "ConflictError",
+    "ExecutorNotFoundError",
+    "FlowConfigError",
+    "MeshError",
+    "NotFoundError",
+    "NotSupportedYetError",
+    "PeaStartError",
+    "RemoteExecutionError",
+    "RequestTimeoutError",
+    "UnauthorizedError",
+    "UnavailableError",
 ]
 
 

@@ -7,7 +7,7 @@ import re
 import sys
 from typing import IO, Any
 
-__all__ = ["setup_pea_logging", "parse_line", "LEVEL_CHARS", "StreamToLogger"]
+__all__ = ["LEVEL_CHARS", "StreamToLogger", "parse_line", "setup_pea_logging"]
 
 LEVEL_CHARS = {"D": "DEBUG", "I": "INFO", "S": "SUCCESS", "W": "WARNING", "E": "ERROR", "C": "CRITICAL"}
 _CHAR_OF = {v: k for k, v in LEVEL_CHARS.items()}

@@ -10,7 +10,7 @@ import yaml
 
 from mesh.errors import FlowConfigError
 
-__all__ = ["Tagged", "load_yaml", "dump_yaml", "substitute_env"]
+__all__ = ["Tagged", "dump_yaml", "load_yaml", "substitute_env"]
 
 _ENV = re.compile(r"\$\{\{\s*ENV\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -48,7 +48,7 @@ def load_yaml(text: str | bytes, *, source: str = "<yaml>") -> Any:
         except UnicodeDecodeError as exc:
             raise FlowConfigError(f"{source} is not UTF-8 text: {exc}") from exc
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        data = yaml.load(text, Loader=_Loader)
     except yaml.constructor.ConstructorError as exc:
         raise FlowConfigError(
             f"{source}: {exc.problem} {exc.problem_mark or ''}".strip()

@@ -18,17 +18,23 @@ from mesh.agents.nodeinfo import node_info
 from mesh.agents.reconcile import stop_leftovers
 from mesh.agents.supervisor import PodRun, Supervisor
 from mesh.agents.uses import check_pod_uses
+from mesh.agents.workspace import remove_workspace, write_workspace
+from mesh.errors import MeshError
 from mesh.events import subjects
 from mesh.events.bus import Bus
 from mesh.events.files import FlowFiles
 from mesh.events.kv import FlowStore, NodeRegistry
 from mesh.events.models import (
-    KillReply, KillRequest, LifecycleEvent, NodeInfo, PortsReply, PortsRequest, SpawnReply,
+    KillReply,
+    KillRequest,
+    LifecycleEvent,
+    NodeInfo,
+    PortsReply,
+    PortsRequest,
+    SpawnReply,
     SpawnRequest,
 )
 from mesh.events.streams import ensure_log_stream
-from mesh.agents.workspace import remove_workspace, write_workspace
-from mesh.errors import MeshError
 from mesh.runtime.config import PeaConfig, config_from_dict
 from mesh.runtime.launcher import PeaProcess
 from mesh.runtime.ports import free_port

@@ -7,7 +7,7 @@ import time
 
 from mesh.events.models import NodeInfo
 
-__all__ = ["node_info", "memory_mb"]
+__all__ = ["memory_mb", "node_info"]
 
 
 def memory_mb() -> tuple[int, int]:

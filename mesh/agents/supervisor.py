@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from mesh.errors import (
-    ConflictError, FlowConfigError, MeshError, PeaStartError, RequestTimeoutError,
+    ConflictError,
+    FlowConfigError,
+    MeshError,
+    PeaStartError,
+    RequestTimeoutError,
 )
 from mesh.runtime.config import GatewayConfig, PeaConfig
 from mesh.runtime.factory import make_pea, start_peas

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from mesh.errors import BadRequestError
 
-__all__ = ["write_workspace", "remove_workspace"]
+__all__ = ["remove_workspace", "write_workspace"]
 
 
 def write_workspace(state_dir: Path, flow_id: str, files: dict[str, str]) -> Path | None:

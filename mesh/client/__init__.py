@@ -1,3 +1,3 @@
 from mesh.client.client import AsyncClient, Client
 
-__all__ = ["Client", "AsyncClient"]
+__all__ = ["AsyncClient", "Client"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import zmq
 import zmq.asyncio
@@ -17,7 +18,7 @@ from mesh.client.progress import Progress
 from mesh.errors import BadRequestError, RequestTimeoutError, UnavailableError
 from mesh.types.request import Request
 
-__all__ = ["Client", "AsyncClient"]
+__all__ = ["AsyncClient", "Client"]
 
 HealthCheck = Callable[[], str | None]
 _TICK_S = 0.1
@@ -104,7 +105,7 @@ class Client(_Base):
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self) -> None:

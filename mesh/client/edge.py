@@ -6,7 +6,8 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from mesh.errors import MeshError, UnavailableError
 
@@ -60,7 +61,7 @@ class EdgeClient:
         query = f"?follow={int(follow)}" + (f"&pod={pod}" if pod else "")
         req = self._request("GET", f"/logs/{flow_id}{query}")
         try:
-            resp = urllib.request.urlopen(req, timeout=None if follow else self.timeout_s)  # noqa: S310
+            resp = urllib.request.urlopen(req, timeout=None if follow else self.timeout_s)
         except urllib.error.HTTPError as exc:
             raise self._error(exc) from exc
         except OSError as exc:
@@ -87,7 +88,7 @@ class EdgeClient:
             raw, content_type = json.dumps(body).encode(), "application/json"
         req = self._request(method, path, raw, content_type)
         try:
-            with urllib.request.urlopen(req, timeout=timeout_s or self.timeout_s) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=timeout_s or self.timeout_s) as resp:
                 return dict(json.loads(resp.read() or b"{}"))
         except urllib.error.HTTPError as exc:
             raise self._error(exc) from exc

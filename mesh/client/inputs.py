@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from mesh.errors import BadRequestError
 from mesh.types.document import Document
 from mesh.types.request import Request
 
-__all__ = ["as_documents", "batch_requests", "Inputs"]
+__all__ = ["Inputs", "as_documents", "batch_requests"]
 
 Inputs = Document | str | Iterable[Document | str] | None
 

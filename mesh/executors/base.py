@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Iterable, TypeVar, overload
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
 
-__all__ = ["Executor", "requests", "DEFAULT_ENDPOINT"]
+__all__ = ["DEFAULT_ENDPOINT", "Executor", "requests"]
 
 DEFAULT_ENDPOINT = "__default__"
 _MARK = "_mesh_endpoints"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from mesh.executors.base import Executor, Handler
 from mesh.types.document import Document, DocumentArray
 from mesh.types.request import Request
 
-__all__ = ["run_handler", "RESULTS_KEY"]
+__all__ = ["RESULTS_KEY", "run_handler"]
 
 logger = logging.getLogger("mesh.pea")
 

@@ -15,7 +15,7 @@ from mesh.executors.builtins import BUILTINS
 if TYPE_CHECKING:
     from mesh.yamlsafe import Tagged
 
-__all__ = ["load_executor", "check_uses", "resolve_executor_class", "is_yaml_path"]
+__all__ = ["check_uses", "is_yaml_path", "load_executor", "resolve_executor_class"]
 
 
 def is_yaml_path(uses: str) -> bool:

@@ -6,7 +6,7 @@ import socket
 
 from mesh.runtime.config import GatewayConfig
 
-__all__ = ["ready_banner", "private_addresses"]
+__all__ = ["private_addresses", "ready_banner"]
 
 
 _SKIP = ("lo", "docker", "br-", "veth", "virbr", "cni", "flannel", "mesh-")

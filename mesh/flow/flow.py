@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mesh import __version__
 from mesh.client.client import Client
 from mesh.errors import FlowConfigError, MeshError
 from mesh.executors.loader import check_uses, is_yaml_path
-from mesh import __version__
 from mesh.flow.banner import ready_banner
 from mesh.flow.placement import LOCAL, Placement
 from mesh.flow.remote import RemotePods, is_remote
@@ -167,7 +167,7 @@ class Flow:
     def __enter__(self) -> Flow:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def health(self) -> str | None:

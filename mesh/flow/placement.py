@@ -9,12 +9,12 @@ binds its output and the unreachable side dials out instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mesh.runtime.ports import free_port
 
-__all__ = ["NodeRef", "LOCAL", "Placement", "dial_host", "CONTAINER_HOST"]
+__all__ = ["CONTAINER_HOST", "LOCAL", "NodeRef", "Placement", "dial_host"]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["PodSpec", "FlowSpec", "FlowDocument", "GATEWAY", "check_name"]
+__all__ = ["GATEWAY", "FlowDocument", "FlowSpec", "PodSpec", "check_name"]
 
 GATEWAY = "gateway"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")

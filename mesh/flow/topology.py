@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from mesh.errors import FlowConfigError
 from mesh.flow.placement import CONTAINER_HOST, LOCAL, NodeRef, Placement, dial_host
 from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig, SocketSpec
 
-__all__ = ["PodPlan", "FlowPlan", "plan_flow", "plan_pod_alone", "check_graph"]
+__all__ = ["FlowPlan", "PodPlan", "check_graph", "plan_flow", "plan_pod_alone"]
 
 PortAllocator = Callable[[], int]
 

@@ -9,7 +9,7 @@ from sanic.response import HTTPResponse
 
 from mesh.http.errors import error_response
 
-__all__ = ["install_auth", "OPEN_PATHS"]
+__all__ = ["OPEN_PATHS", "install_auth"]
 
 OPEN_PATHS = ("/alive",)
 

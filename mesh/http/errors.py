@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse, json
 
 from mesh.errors import MeshError
 
-__all__ = ["install_error_handlers", "error_response"]
+__all__ = ["error_response", "install_error_handlers"]
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SocketSpec", "PeaConfig", "GatewayConfig", "config_to_dict", "config_from_dict"]
+__all__ = ["GatewayConfig", "PeaConfig", "SocketSpec", "config_from_dict", "config_to_dict"]
 
 
 @dataclass

@@ -56,7 +56,7 @@ def docker_client() -> Any:
             client = None
             try:
                 # (ignore: mypy takes the repository's docker/ folder for the SDK)
-                client = docker.from_env(timeout=120)  # type: ignore[attr-defined]
+                client = docker.from_env(timeout=120)
                 client.ping()
             except Exception as exc:  # docker.errors.DockerException and connection errors
                 if client is not None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from mesh.errors import MeshError
-from mesh.runtime.base import Runtime
 from mesh.logs import StreamToLogger, setup_pea_logging
+from mesh.runtime.base import Runtime
 
 logger = logging.getLogger("mesh.pea")
 
@@ -21,14 +21,14 @@ def main(argv: list[str] | None = None) -> int:
 
         gw = GatewayConfig.from_json(raw)
         setup_pea_logging(gw.name, gw.log_level)
-        factory: Callable[[], Runtime] = lambda: GatewayRuntime(gw)  # noqa: E731
+        factory: Callable[[], Runtime] = lambda: GatewayRuntime(gw)
     else:
         from mesh.runtime.config import PeaConfig
         from mesh.runtime.pea import PeaRuntime
 
         cfg = PeaConfig.from_json(raw)
         setup_pea_logging(cfg.name, cfg.log_level)
-        factory = lambda: PeaRuntime(cfg)  # noqa: E731
+        factory = lambda: PeaRuntime(cfg)
     sys.stdout = StreamToLogger(logging.getLogger("mesh.print"))  # type: ignore[assignment]
     try:
         runtime = factory()

@@ -83,13 +83,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt: str, *args: Any) -> None:
         logger.debug("http %s", fmt % args)
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+    def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/status", ""):
             self._send(HTTPStatus.OK, {"status": "ready", "port_expose": self.gateway.port_expose})
         else:
             self._error(HTTPStatus.NOT_FOUND, "NotFound", f"no route GET {self.path}; try POST /post/<endpoint>")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self.path.split("?")[0].rstrip("/")
         if not (path in _SHORTCUTS or path.startswith("/post/")):
             self._error(HTTPStatus.NOT_FOUND, "NotFound",
@@ -100,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, self.gateway.handle(path, body))
         except MeshError as exc:
             self._send(HTTPStatus(exc.status), exc.to_dict())
-        except Exception as exc:  # noqa: BLE001 - report, never drop the connection
+        except Exception as exc:
             logger.exception("HTTP request failed")
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, type(exc).__name__, str(exc))
 

@@ -11,14 +11,15 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import zmq
 
 from mesh.errors import PeaStartError
 from mesh.runtime.control import ControlClient
 
-__all__ = ["PeaProcess", "LineSink", "stop_all", "wait_all_ready", "child_pythonpath"]
+__all__ = ["LineSink", "PeaProcess", "child_pythonpath", "stop_all", "wait_all_ready"]
 
 logger = logging.getLogger(__name__)
 
@@ -179,5 +180,5 @@ def stop_all(peas: list[PeaProcess], grace_s: float) -> None:
     for pea in peas:
         try:
             pea.stop(grace_s)
-        except Exception:  # noqa: BLE001 - stopping must reach every Pea
+        except Exception:
             logger.exception("stopping %s failed", pea.name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from mesh.executors.dispatch import RESULTS_KEY
 from mesh.executors.reduce import merge_by_id

@@ -7,7 +7,7 @@ import zmq
 from mesh.errors import PeaStartError
 from mesh.runtime.config import SocketSpec
 
-__all__ = ["open_socket", "bind_port", "HWM"]
+__all__ = ["HWM", "bind_port", "open_socket"]
 
 HWM = 10_000
 

@@ -7,14 +7,15 @@ the structure by index, dtype and shape. No base64, no float lists.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
 from mesh.errors import BadRequestError
 from mesh.types.document import Document, DocumentArray
 
-__all__ = ["encode_docs", "decode_docs", "dumps", "loads"]
+__all__ = ["decode_docs", "dumps", "encode_docs", "loads"]
 
 _ARRAY_FIELDS = ("blob", "embedding")
 _TEXT_FIELDS = ("text", "mime_type", "uri", "parent_id")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator, SupportsIndex, overload
+from collections.abc import Iterable, Iterator
+from typing import Any, SupportsIndex, overload
 
 __all__ = ["Document", "DocumentArray"]
 

@@ -7,7 +7,7 @@ from typing import Any
 from mesh.errors import BadRequestError
 from mesh.types.document import Document
 
-__all__ = ["doc_to_json", "doc_from_json"]
+__all__ = ["doc_from_json", "doc_to_json"]
 
 _SCALARS = ("text", "mime_type", "uri", "parent_id", "tags", "scores", "granularity")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from mesh.types.codec import decode_docs, dumps, encode_docs, loads
 from mesh.types.document import Document, DocumentArray
@@ -25,7 +26,7 @@ RouteEntry = dict[str, Any]  # {"pod": str, "pea": str, "start": float, "end": f
 class Request:
     """A request envelope with lazily decoded Documents."""
 
-    __slots__ = ("header", "_frames", "_docs")
+    __slots__ = ("_docs", "_frames", "header")
 
     def __init__(self, header: dict[str, Any], *, frames: Sequence[Any] | None = None,
                  docs: Iterable[Document] | None = None) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncGenerator
+from collections.abc import AsyncGenerator
+from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
+from mesh.errors import NotFoundError
 from mesh.events.codec import encode
 from mesh.events.models import LogRecord
-from mesh.errors import NotFoundError
 from mesh.events.streams import has_logs, replay_logs
 
 __all__ = ["bp"]

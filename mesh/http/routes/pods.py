@@ -22,7 +22,7 @@ _CONTROL = ("flow_id", "pod_id", "peas", "lease_s", "files")
 def _json_body(request: Request) -> dict[str, Any]:
     try:
         body = request.json
-    except Exception as exc:  # noqa: BLE001 - Sanic raises its own on bad JSON
+    except Exception as exc:
         raise BadRequestError(f"body is not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequestError("body must be a JSON object of pod arguments, e.g. {\"uses\": \"_logforward\"}")
