@@ -132,14 +132,3 @@ def test_container_reaches_a_node_in_another_namespace_both_ways(
         assert [e["pod"] for e in results[0].route] == ["gateway", "c1", "far", "c2"]
         assert sorted(d.text for r in results for d in r.docs) == ["far 0", "far 1", "far 2"]
         assert all(d.tags["pods"] == ["c1", "c2"] for r in results for d in r.docs)
-
-
-def test_image_pod_on_a_node_in_another_namespace_is_not_reachable_on_one_machine() -> None:
-    pytest.skip(
-        "not reachable on one machine: a jinad in a network namespace starts its containers "
-        "on the host's Docker engine (the namespace shares the host's docker socket, not its "
-        "network), so their ports are published in the host's namespace, while the node "
-        "advertises, and waits for its Peas at, addresses of its own namespace (tried: the "
-        "spawn ends in a 504, the Pea never ready at the node's loopback). On real "
-        "machines each node's engine publishes on that node; the cell 'image pod on another "
-        "node' is covered by test_container_jinad.py::test_image_pod_placed_on_this_node_from_a_local_flow (a node on this machine's network)")
