@@ -4,19 +4,15 @@ removing those of its previous life, and the errors of a node with no image or n
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import requests
-from typing_extensions import Self
 
 from mesh import Client, Document, Flow
 from mesh.events import subjects
@@ -30,6 +26,7 @@ from tests.container.support import (
     wait_until,
 )
 from tests.fixtures.jinad import JinadNode
+from tests.fixtures.logtap import LogTap
 from tests.integration.jinad_support import assert_clean, upload
 
 pytestmark = pytest.mark.container
@@ -53,62 +50,6 @@ def node(jinad_module_factory: Any) -> JinadNode:
 def clean(node: JinadNode) -> Iterator[JinadNode]:
     yield node
     assert_clean(node)
-
-
-class LogTap:
-    """A plain nats-py subscriber to ``jinad.logs.>`` on the node's broker, in a thread."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.records: list[dict[str, Any]] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="logtap", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        if not self._ready.wait(10) or self._error is not None:
-            raise AssertionError(f"no subscription at {self.url}: {self._error!r}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        try:
-            self._loop.run_until_complete(self._main())
-        except BaseException as exc:  # noqa: BLE001 - reported by __enter__
-            self._error = exc
-            self._ready.set()
-        finally:
-            self._loop.close()
-
-    async def _main(self) -> None:
-        import nats
-
-        nc = await nats.connect(self.url, connect_timeout=5, allow_reconnect=False)
-        self._stop = asyncio.Event()
-
-        async def on_msg(msg: Any) -> None:
-            self.records.append(orjson.loads(msg.data) | {"subject": msg.subject})
-
-        try:
-            await nc.subscribe(subjects.LOGS_ALL, cb=on_msg)
-            await nc.flush()
-            self._ready.set()
-            await self._stop.wait()
-        finally:
-            await nc.close()
-
-    def on(self, subject: str) -> list[str]:
-        return [r["message"] for r in list(self.records) if r["subject"] == subject]
-
-    def has(self, subject: str, text: str) -> bool:
-        return any(text in m for m in self.on(subject))
 
 
 def test_container_logs_reach_nats_and_delete_removes_the_containers(

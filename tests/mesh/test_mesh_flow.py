@@ -7,12 +7,10 @@ on another machine would.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ import requests
 
 from mesh import Client, Document, Flow
 from mesh.errors import MeshError
+from tests.fixtures.logtap import LogTap
 from tests.mesh.conftest import EDGE_PORT, Mesh, wait_for
 
 pytestmark = pytest.mark.mesh
@@ -93,70 +92,6 @@ def clean(mesh3: Mesh) -> Iterator[Mesh]:
     for flow_id in _flow_ids(mesh3, "A"):  # a failed test must not spoil the next one
         _delete_flow(mesh3, "A", flow_id)
     _assert_nothing_left(mesh3)
-
-
-class LogTap:
-    """One ``jinad.logs.>`` subscription (and one of ``jinad.events.>``) on the mesh's broker,
-    from a thread of its own."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.records: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="logtap", daemon=True)
-
-    def __enter__(self) -> LogTap:  # noqa: PYI034 - a plain class, never subclassed
-        self._thread.start()
-        if not self._ready.wait(10) or self._error is not None:
-            raise AssertionError(f"no subscription to jinad.logs.> at {self.url}: {self._error!r}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        try:
-            self._loop.run_until_complete(self._main())
-        except BaseException as exc:  # noqa: BLE001 - reported by __enter__
-            self._error = exc
-            self._ready.set()
-        finally:
-            self._loop.close()
-
-    async def _main(self) -> None:
-        import nats
-
-        nc = await nats.connect(self.url, connect_timeout=5, allow_reconnect=False)
-        self._stop = asyncio.Event()
-
-        async def on_msg(msg: Any) -> None:
-            self.records.append(orjson.loads(msg.data))
-
-        async def on_event(msg: Any) -> None:
-            self.events.append(orjson.loads(msg.data))
-
-        try:
-            await nc.subscribe("jinad.logs.>", cb=on_msg)
-            await nc.subscribe("jinad.events.>", cb=on_event)
-            await nc.flush()
-            self._ready.set()
-            await self._stop.wait()
-        finally:
-            await nc.close()
-
-    def nodes_of(self, flow_id: str) -> set[str]:
-        return {r["node"] for r in list(self.records) if r["flow"] == flow_id}
-
-    def forwarded(self, flow_id: str) -> list[dict[str, Any]]:
-        """What ``_logforward`` Peas of the flow logged about the requests they received."""
-        return [r for r in list(self.records)
-                if r["flow"] == flow_id and r["message"].startswith("recv IndexRequest")]
 
 
 def test_flow_put_on_a_runs_on_b_and_c_read_and_deleted_elsewhere(clean: Mesh) -> None:
