@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 DEFAULT_POOL = "10.213.0.0/16"
 DEFAULT_PREFIX = "mesh-"
 LOCK_DIR = "/run/mesh-netns" if os.path.isdir("/run") else "/tmp/mesh-netns"
-_CMD_TIMEOUT_S = 15.0
 _TERM_GRACE_S = 3.0
 _ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "blackhole", "unreachable"}
 _ROUTE_TYPES |= {"prohibit", "throw", "nat", "anycast"}
