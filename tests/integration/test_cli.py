@@ -125,20 +125,6 @@ class MeshProcess:
 
 
 @pytest.fixture
-def mesh_process(tmp_path: Path) -> Iterator[Callable[..., MeshProcess]]:
-    started: list[MeshProcess] = []
-
-    def start(*args: str) -> MeshProcess:
-        proc = MeshProcess(list(args), tmp_path / f"mesh-{len(started)}.stderr")
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.kill()
-
-
-@pytest.fixture
 def pea_flow() -> Iterator[Flow]:
     flow = Flow(http=False).add(uses="_pass")
     with flow:

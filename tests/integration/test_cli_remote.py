@@ -37,21 +37,6 @@ def run_mesh(*args: str, env: dict[str, str] | None = None,
                           timeout=timeout_s, stdin=subprocess.DEVNULL, env={**base, **(env or {})})
 
 
-@pytest.fixture
-def mesh_process(tmp_path: Path) -> Iterator[Callable[..., MeshProcess]]:
-    """Long-running ``mesh`` commands, killed at teardown if still running."""
-    started: list[MeshProcess] = []
-
-    def start(*args: str) -> MeshProcess:
-        proc = MeshProcess(list(args), tmp_path / f"mesh-{len(started)}.stderr")
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.kill()
-
-
 @pytest.fixture(scope="module")
 def node(jinad_module_factory: JinadFactory) -> JinadNode:
     """One jinad shared by the tests that leave nothing on it."""
