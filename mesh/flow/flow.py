@@ -124,7 +124,8 @@ class Flow:
                 _check_executors(pod)
         _check_docker([p for p in self.pods if p.image and not is_remote(p)])
         self._remote = RemotePods(self.flow_id, [p for p in self.pods if is_remote(p)],
-                                  token=self.token, lease_s=self.spec.lease_s, version=__version__)
+                                  token=self.token, lease_s=self.spec.lease_s, version=__version__,
+                                  edge=self.spec.edge)
         try:
             self._start(self._remote)
         except BaseException:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.client.edge import EdgeClient
-from mesh.errors import MeshError
+from mesh.errors import FlowConfigError, MeshError
 from mesh.flow.placement import NodeRef
 from mesh.flow.spec import PodSpec
 from mesh.flow.topology import PodPlan
@@ -59,8 +59,9 @@ class RemotePods:
     """Reserve ports for, start, stream the logs of, and remove a Flow's remote pods."""
 
     def __init__(self, flow_id: str, pods: list[PodSpec], *, token: str | None, lease_s: float,
-                 version: str) -> None:
+                 version: str, edge: str | None = None) -> None:
         self.flow_id, self.token, self.lease_s, self.version = flow_id, token, lease_s, version
+        self.edge = edge
         self.pods = pods
         self.remotes: dict[str, _Remote] = {}
         self._stop = threading.Event()
@@ -69,6 +70,11 @@ class RemotePods:
     def reserve(self) -> dict[str, NodeRef]:
         """Ask each pod's node for the ports its Peas will bind; return where each pod runs."""
         edges: dict[str, tuple[EdgeClient, set[str] | None]] = {}  # reached, with their node names
+        if self.edge:
+            host, _, port = self.edge.rpartition(":") if ":" in self.edge else (self.edge, "", "")
+            first = EdgeClient(host, int(port or 8000), token=self.token)
+            first.alive()
+            edges[first.base] = (first, None)
         for pod in sorted(self.pods, key=lambda p: not _is_address(p.host or "")):
             edge = self._edge_for(pod, edges)
             need = 2 * (pod.replicas + 2) + 2 * len(self.pods) + 4
@@ -89,6 +95,11 @@ class RemotePods:
                     edges[base] = (edge, names)
                 if host in names:
                     return edge
+            if self.edge:
+                known = sorted(n for _, names in edges.values() for n in names or ())
+                raise FlowConfigError(
+                    f"pod {pod.name!r} names host {host!r}, which is no node of the mesh that the "
+                    f"edge {self.edge} sees; nodes are {', '.join(known)}", detail={"pod": pod.name})
         edge = EdgeClient(host, pod.port_expose or 8000, token=self.token)
         if edge.base not in edges:
             alive = edge.alive()

@@ -87,6 +87,8 @@ class FlowSpec(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, description="environment of every Pea")
     lease_s: float = Field(15.0, gt=0, description="remote pods are removed this long after this "
                            "process stops renewing them (it died without closing the Flow)")
+    edge: str | None = Field(None, description="host[:port] of a jinad edge this process can reach; "
+                             "pods whose host is a node name are placed through it")
 
     _check_ports = field_validator("port_expose", "port_http")(_port)
 

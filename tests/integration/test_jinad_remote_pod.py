@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from mesh.errors import FlowConfigError
 from mesh.flow.flow import Flow
 from tests.fixtures.jinad import JinadNode, pea_pids_of
 from tests.fixtures.procs import wait_no_mesh_children
@@ -68,6 +69,28 @@ def test_pod1_runs_on_the_node_with_its_logs_here(node: JinadNode,
     seen += capfd.readouterr().err
     assert "🌏 pod1@" in seen and "ready" in seen
     assert _pod(node, pod_id).status_code == 404
+    assert not pea_pids_of(node.proc.pid)
+
+
+def test_host_by_node_name_is_placed_through_the_flows_edge(node: JinadNode) -> None:
+    """``host`` names a node by its mesh name (no DNS for it); ``Flow(edge=...)`` is the one
+    jinad edge this process reaches, and that edge places the pod on the named node."""
+    f = (Flow(edge=f"{node.host}:{node.port}")
+         .add(uses='_logforward')
+         .add(uses='_logforward', host=node.name))
+    with f:
+        body = _pod(node, f"{f.flow_id}-pod1").json()
+        assert body["node"] == node.name and body["status"] == "running"
+        results = f.index_lines(lines=['by name'])
+        assert [d.text for r in results or [] for d in r.docs] == ['by name']
+    assert _pod(node, f"{f.flow_id}-pod1").status_code == 404
+
+
+def test_an_unknown_node_name_is_a_clear_error_and_leaves_nothing(node: JinadNode) -> None:
+    f = Flow(edge=f"{node.host}:{node.port}").add(uses='_pass', host='no-such-node')
+    with pytest.raises(FlowConfigError, match=f"'no-such-node', which is no node.*{node.name}"):
+        f.start()
+    wait_no_mesh_children()
     assert not pea_pids_of(node.proc.pid)
 
 
