@@ -11,7 +11,8 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from mesh.errors import NotFoundError
-from mesh.events.codec import encode
+from mesh.errors import MeshError
+from mesh.events.codec import dumps, encode
 from mesh.events.models import LogRecord
 from mesh.events.streams import has_logs, replay_logs
 
@@ -77,8 +78,14 @@ async def _until_gone(request: Request, flow_id: str, work: Any) -> None:
 
 @bp.websocket("/logstream/<flow_id:str>")
 async def logstream(request: Request, ws: Any, flow_id: str) -> None:
-    """A websocket of LogRecords; the client may first send ``{"from": N}`` to skip N lines."""
-    await request.app.ctx.deployer.get(flow_id)
+    """A websocket of LogRecords; the client may first send ``{"from": N}`` to skip N lines.
+    An unknown id gets the error envelope as one message, then a close with code 4404."""
+    try:
+        await request.app.ctx.deployer.get(flow_id)
+    except MeshError as exc:
+        await ws.send(dumps(exc.to_dict() | {"status_code": exc.status}).decode())
+        await ws.close(code=4000 + exc.status, reason=exc.message[:120])
+        return
     skip = 0
     with contextlib.suppress(Exception):
         first = await ws.recv(timeout=0.2)
@@ -86,6 +93,7 @@ async def logstream(request: Request, ws: Any, flow_id: str) -> None:
             import orjson
 
             skip = int(orjson.loads(first).get("from", 0))
+
     async def pump() -> None:
         async with contextlib.aclosing(_records(request, flow_id, None, True)) as records:
             n = 0
