@@ -10,8 +10,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from mesh.errors import NotFoundError
-from mesh.errors import MeshError
+from mesh.errors import MeshError, NotFoundError
 from mesh.events.codec import dumps, encode
 from mesh.events.models import LogRecord
 from mesh.events.streams import has_logs, replay_logs
