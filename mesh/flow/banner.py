@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+from mesh.netaddr import interfaces, ipv4_of
 from mesh.runtime.config import GatewayConfig
 
 __all__ = ["private_addresses", "ready_banner"]
@@ -15,8 +16,8 @@ _SKIP = ("lo", "docker", "br-", "veth", "virbr", "cni", "flannel", "mesh-")
 def private_addresses() -> list[str]:
     """This machine's IPv4 addresses other than loopback and container bridges (Linux
     interfaces first, then the host name's addresses); no traffic is sent."""
-    found = [ip for name in _interfaces() if not name.startswith(_SKIP)
-             for ip in [_ipv4_of(name)] if ip and not ip.startswith("127.")]
+    found = [ip for name in interfaces() if not name.startswith(_SKIP)
+             for ip in [ipv4_of(name)] if ip and not ip.startswith("127.")]
     if found:
         return found
     try:
@@ -24,25 +25,6 @@ def private_addresses() -> list[str]:
     except OSError:
         return []
     return sorted({str(i[4][0]) for i in infos if not str(i[4][0]).startswith("127.")})
-
-
-def _interfaces() -> list[str]:
-    try:
-        return [name for _, name in socket.if_nameindex()]
-    except OSError:
-        return []
-
-
-def _ipv4_of(name: str) -> str | None:
-    try:
-        import fcntl
-        import struct
-
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))  # SIOCGIFADDR
-        return socket.inet_ntoa(packed[20:24])
-    except OSError:
-        return None
 
 
 def ready_banner(gw: GatewayConfig) -> str:

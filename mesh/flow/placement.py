@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mesh.runtime.ports import free_port
 
-__all__ = ["CONTAINER_HOST", "LOCAL", "NodeRef", "Placement", "dial_host"]
+__all__ = ["CONTAINER_HOST", "DOCKER_BRIDGE", "LOCAL", "NodeRef", "Placement", "dial_host"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,11 @@ LOCAL = NodeRef(name="local", address="127.0.0.1", reachable=False)
 CONTAINER_HOST = "host.docker.internal"
 
 
-def dial_host(sender: NodeRef, receiver: NodeRef, *, from_container: bool = False) -> str:
+DOCKER_BRIDGE = "docker-bridge"  # resolved by the dialling Pea: its docker0 address
+
+
+def dial_host(sender: NodeRef, receiver: NodeRef, *, from_container: bool = False,
+              to_container: bool = False) -> str:
     """The host ``sender`` uses to reach a socket bound on ``receiver``.
 
     On one node: the loopback, or ``host.docker.internal`` from inside a container (a
@@ -41,7 +45,11 @@ def dial_host(sender: NodeRef, receiver: NodeRef, *, from_container: bool = Fals
     """
     if sender != receiver:
         return receiver.address
-    return CONTAINER_HOST if from_container else "127.0.0.1"
+    if from_container:
+        return CONTAINER_HOST
+    # a host process reaches a container's published port through the Docker bridge's own
+    # address: the kernel forwards it, where the loopback would go through docker-proxy
+    return DOCKER_BRIDGE if to_container else "127.0.0.1"
 
 
 @dataclass

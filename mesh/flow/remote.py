@@ -24,6 +24,7 @@ from mesh.flow.spec import PodSpec
 from mesh.flow.topology import PodPlan
 from mesh.logs import LEVEL_CHARS
 from mesh.runtime.config import config_to_dict
+from mesh.runtime.ports import mark_given
 
 __all__ = ["RemotePods", "is_remote"]
 
@@ -79,6 +80,7 @@ class RemotePods:
             edge = self._edge_for(pod, edges)
             need = 2 * (pod.replicas + 2) + 2 * len(self.pods) + 4
             got = edge.reserve_ports(pod.host, need)
+            mark_given(list(got["ports"]))  # the node may be this machine: never give them here
             node = NodeRef(name=got["node"], address=got["address"])
             self.remotes[pod.name or ""] = _Remote(spec=pod, edge=edge, node=node, ports=list(got["ports"]))
         return {name: r.node for name, r in self.remotes.items()}

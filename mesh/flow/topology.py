@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mesh.errors import FlowConfigError
-from mesh.flow.placement import CONTAINER_HOST, LOCAL, NodeRef, Placement, dial_host
+from mesh.flow.placement import LOCAL, NodeRef, Placement, dial_host
 from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig, SocketSpec
 
@@ -136,12 +136,14 @@ def _wire(sender: PeaConfig | GatewayConfig, node: NodeRef, spec: PodSpec | None
     for target in targets:
         if port_out is None and not where.must_flip(node, target.node):
             bound = next(s for s in target.pea.inputs if s.mode == "bind")
-            host = dial_host(node, target.node, from_container=_in_container(sender))
+            host = dial_host(node, target.node, from_container=_in_container(sender),
+                             to_container=_in_container(target.pea))
             sender.outputs.append(SocketSpec(mode="connect", addresses=[f"{host}:{bound.port}"]))
             continue
         port = port_out or where.ports(node)
         sender.outputs.append(SocketSpec(mode="bind", port=port))
-        host = dial_host(target.node, node, from_container=_in_container(target.pea))
+        host = dial_host(target.node, node, from_container=_in_container(target.pea),
+                         to_container=_in_container(sender))
         target.pea.inputs.append(SocketSpec(mode="connect", addresses=[f"{host}:{port}"]))
 
 
@@ -152,7 +154,8 @@ def _in_container(cfg: PeaConfig | GatewayConfig) -> bool:
 def _dial(target: PeaConfig, *, sender: PeaConfig | None = None) -> SocketSpec:
     """Dial ``target`` on the same node (from a container: through its host)."""
     bound = next(s for s in target.inputs if s.mode == "bind")
-    host = CONTAINER_HOST if sender is not None and sender.in_container else "127.0.0.1"
+    host = dial_host(LOCAL, LOCAL, from_container=sender is not None and sender.in_container,
+                     to_container=target.in_container)
     return SocketSpec(mode="connect", addresses=[f"{host}:{bound.port}"])
 
 

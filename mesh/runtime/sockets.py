@@ -5,6 +5,7 @@ from __future__ import annotations
 import zmq
 
 from mesh.errors import PeaStartError
+from mesh.netaddr import ipv4_of
 from mesh.runtime.config import SocketSpec
 
 __all__ = ["HWM", "bind_port", "open_socket"]
@@ -24,8 +25,19 @@ def open_socket(ctx: zmq.Context, kind: int, spec: SocketSpec, *, owner: str) ->
         bind_port(sock, spec.port, owner=owner)
     else:
         for address in spec.addresses:
-            sock.connect(f"tcp://{address}")
+            sock.connect(f"tcp://{_resolve(address)}")
     return sock
+
+
+_DOCKER_BRIDGE = "docker-bridge:"  # mesh.flow.placement.DOCKER_BRIDGE
+
+
+def _resolve(address: str) -> str:
+    """The Docker bridge placeholder becomes this machine's docker0 address (the loopback
+    where there is none: then Docker's userland proxy forwards it, more slowly)."""
+    if address.startswith(_DOCKER_BRIDGE):
+        return f"{ipv4_of('docker0') or '127.0.0.1'}:{address[len(_DOCKER_BRIDGE):]}"
+    return address
 
 
 def bind_port(sock: zmq.Socket, port: int, *, owner: str, host: str = "0.0.0.0") -> None:

@@ -1,6 +1,7 @@
 """The BIND/CONNECT table of JEP 2, each cell one machine can reach, with real traffic.
 
-Local cells: a process dials a container's published port at 127.0.0.1; a container dials
+Local cells: a process dials a container's published port at the Docker bridge's address
+(docker0, resolved by the dialling Pea; the loopback would pass docker-proxy); a container dials
 a port bound on its host (a process's, or another container's published one) at
 ``host.docker.internal``; a container on the host's network dials 127.0.0.1. Remote cells:
 a container dials a Pea of a node in another network namespace at that node's address, in
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from mesh import Document, Flow
+from mesh.flow.placement import DOCKER_BRIDGE
 from mesh.flow.topology import PodPlan
 from tests.container.support import IMAGE, containers, jinad_name
 from tests.fixtures.jinad import JinadNode, start_jinad
@@ -27,6 +29,7 @@ from tests.netns import Host, Net
 pytestmark = pytest.mark.container
 
 DOCKER_HOST = "host.docker.internal"
+BRIDGE = DOCKER_BRIDGE  # the dialling Pea turns it into its docker0 address
 
 
 def _dials(pp: PodPlan) -> list[str]:
@@ -54,9 +57,10 @@ def test_local_cells_process_container_and_host_network(docker_engine: Any, tagg
         assert plan is not None
         c1, pod1, c2, c3, h4 = (plan.pod(n) for n in ("c1", "pod1", "c2", "c3", "h4"))
         gw_in = next(s.port for s in plan.gateway.inputs if s.mode == "bind")
-        # process -> container: the loopback, to the port the container publishes
-        assert [a for s in plan.gateway.outputs for a in s.addresses] == [f"127.0.0.1:{_bound_in(c1)}"]
-        assert _dials(pod1) == [f"127.0.0.1:{_bound_in(c2)}"]
+        # process -> container: the port the container publishes, at the Docker bridge's own
+        # address (the kernel forwards it; the loopback would go through docker-proxy)
+        assert [a for s in plan.gateway.outputs for a in s.addresses] == [f"{BRIDGE}:{_bound_in(c1)}"]
+        assert _dials(pod1) == [f"{BRIDGE}:{_bound_in(c2)}"]
         # container -> process, container -> container, container -> host-network container
         assert _dials(c1) == [f"{DOCKER_HOST}:{_bound_in(pod1)}"]
         assert _dials(c2) == [f"{DOCKER_HOST}:{_bound_in(c3)}"]
