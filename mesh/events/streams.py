@@ -89,9 +89,12 @@ async def has_logs(js: JetStreamContext, flow: str, pod: str | None = None) -> b
 
 
 async def _nothing_to_replay(sub: JetStreamContext.PushSubscription) -> bool:
-    """True when the stream holds no record for the filter (none pending, none queued)."""
+    """True when the stream holds no record for the filter: none left to deliver, and none
+    delivered yet (records the server already pushed may still be on their way to the
+    subscription's queue, so an empty queue alone proves nothing)."""
     info = await sub.consumer_info()
-    return info.num_pending == 0 and sub.pending_msgs == 0
+    delivered = info.delivered.consumer_seq if info.delivered is not None else 0
+    return info.num_pending == 0 and not delivered and sub.pending_msgs == 0
 
 
 def _decode(data: bytes) -> LogRecord | None:
