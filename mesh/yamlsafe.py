@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from mesh.errors import FlowConfigError
+from mesh.yamlguard import check_yaml_size
 
 __all__ = ["Tagged", "dump_yaml", "load_yaml", "substitute_env"]
 
@@ -47,6 +48,7 @@ def load_yaml(text: str | bytes, *, source: str = "<yaml>") -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise FlowConfigError(f"{source} is not UTF-8 text: {exc}") from exc
+    check_yaml_size(text, source=source)  # before loading: aliases could expand to billions
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.constructor.ConstructorError as exc:

@@ -205,7 +205,7 @@ class Deployer:
     async def kill(self, flow_id: str, nodes: set[str], *, pod: str | None = None,
                    timeout_s: float = 15.0) -> list[KillReply]:
         """Ask every node to stop the flow's Peas; wait for each live node named in ``nodes``."""
-        live = {n.name for n in await self.nodes.list()}
+        live = {n.name for n in await self.nodes.list()} | {self.node}  # this node: surely alive
         waiting = nodes & live
         replies: list[KillReply] = []
         inbox = self.bus.nc.new_inbox()

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from mesh.agents.yamlguard import check_yaml_size
 from mesh.errors import ExecutorNotFoundError, FlowConfigError, MeshError
 from mesh.executors.loader import check_uses, is_yaml_path, resolve_executor_class
 from mesh.flow.spec import PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig
+from mesh.yamlguard import check_yaml_size
 
 __all__ = ["check_builtins", "check_pod_uses"]
 

@@ -97,17 +97,24 @@ class Bucket:
         await kv.delete(validate_key(key))
 
     async def entries(self) -> dict[str, bytes]:
-        """Every live key and its bytes; empty for an empty bucket."""
+        """Every live key and its bytes; empty for an empty bucket.
+
+        Read by request (the stream's subjects, then each key's last value), not with a
+        watcher: a watcher decides it has caught up from the server's pending count, which
+        can say "nothing" while values are still on their way, and a busy node would then
+        see an empty mesh.
+        """
         kv = await self.open()
-        watcher = await kv.watchall(ignore_deletes=True)
+        prefix = f"$KV.{self.name}."
+        info = await self._js.stream_info(f"KV_{self.name}", subjects_filter=f"{prefix}>")
         found: dict[str, bytes] = {}
-        try:
-            async for entry in watcher:
-                if entry is None:  # the watcher's "caught up" marker
-                    break
-                found[entry.key] = entry.value or b""
-        finally:
-            await watcher.stop()
+        for subject in sorted(info.state.subjects or {}):
+            key = subject[len(prefix):]
+            try:
+                entry = await kv.get(key)
+            except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+                continue  # deleted, or expired since the listing
+            found[key] = entry.value or b""
         return found
 
 

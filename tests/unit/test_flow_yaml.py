@@ -302,3 +302,14 @@ def test_value_yaml_cannot_write_is_a_clear_error() -> None:
     flow = Flow().add(uses_with={"handle": object()})
     with pytest.raises(FlowConfigError, match="YAML cannot write"):
         flow.to_yaml()
+
+
+def test_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    """A few lines of nested aliases would expand to billions of values; a local Flow refuses
+    them as the edge does, naming the file."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yml"
+    path.write_text("!Flow\nversion: 1\nwith:\n  env: {}\n" + "\n".join(lines) + "\npods: []\n")
+    with pytest.raises(FlowConfigError, match=r"bomb\.yml holds more than"):
+        Flow.load_config(path)

@@ -7,7 +7,6 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, text
 
-from mesh.agents.yamlguard import check_yaml_size
 from mesh.errors import BadRequestError
 from mesh.events.records import FlowRecord
 from mesh.http.uploads import collect_files, single_file
@@ -38,7 +37,6 @@ async def create_flow(request: Request) -> HTTPResponse:
         yaml_text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequestError("the uploaded yamlspec is not UTF-8 text") from exc
-    check_yaml_size(yaml_text, source="the uploaded yamlspec")
     flow = flow_from_yaml(yaml_text if "\n" in yaml_text or yaml_text.startswith("!") else yaml_text + "\n")
     record = await ctx.deployer.create_flow(flow, yaml_text=yaml_text, files=files)
     body = flow_body(record)
