@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from tests.fixtures.waiting import wait_until  # noqa: F401 - re-exported for the tests here
 
 IMAGE = os.environ.get("MESH_IMAGE", "jinad-mesh:latest")
 LABEL = "mesh"
 RUN_ID = secrets.token_hex(3)  # in names of this run's nodes and images: parallel runs do not mix
 
-T = TypeVar("T")
 
 # Tags every Document with where it ran; optionally sleeps or fails while it is built.
 TAGGER_PY = '''\
@@ -81,17 +81,6 @@ def containers(client: Any, **labels: str) -> list[Any]:
     """Containers (running or not) carrying ``mesh`` and every ``mesh.<key>=<value>`` given."""
     filters = [LABEL] + [f"{LABEL}.{k}={v}" for k, v in labels.items()]
     return list(client.containers.list(all=True, filters={"label": filters}))
-
-
-def wait_until(probe: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 0.05) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last: {value!r})")
-        time.sleep(every_s)
 
 
 def jinad_name(prefix: str) -> str:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 
 from tests.fixtures.jinad import JinadNode, pea_pids_of
+from tests.fixtures.waiting import wait_until
 
 __all__ = ["assert_clean", "put_flow", "remove_all_flows", "upload", "wait_until", "write_files"]
 
-T = TypeVar("T")
 
 
 def upload(node: JinadNode, yaml_text: str | bytes, files: dict[str, bytes] | None = None, *,
@@ -41,18 +39,6 @@ def write_files(root: Path, files: dict[str, str]) -> dict[str, bytes]:
         path.write_text(text)
         out[name] = path.read_bytes()
     return out
-
-
-def wait_until(probe: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 0.05) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last: {value!r})")
-        time.sleep(every_s)
 
 
 def remove_all_flows(node: JinadNode) -> list[str]:

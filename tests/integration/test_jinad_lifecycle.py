@@ -13,19 +13,12 @@ import pytest
 import requests
 
 from tests.fixtures.jinad import JinadNode, pea_pids_of
+from tests.fixtures.procs import running
 from tests.integration.jinad_support import put_flow, wait_until
 
 pytestmark = pytest.mark.integration
 
 DUMMY_FLOW = (Path(__file__).resolve().parents[2] / "examples" / "dummy_flow.yml").read_text()
-
-
-def _running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 def _brokers_on(store: Path) -> list[int]:
@@ -39,7 +32,7 @@ def _brokers_on(store: Path) -> list[int]:
                 continue
             if argv and argv[0].endswith(b"nats-server") and str(store).encode() in argv:
                 found.append(int(entry.name))
-    return [p for p in found if _running(p)]
+    return [p for p in found if running(p)]
 
 
 def test_sigterm_logs_ready_and_summary_and_exits_0(jinad_factory: Any) -> None:
@@ -60,7 +53,7 @@ def test_sigterm_logs_ready_and_summary_and_exits_0(jinad_factory: Any) -> None:
     assert len(warning) == 1 and "[W]" in warning[0]
     assert len(summary) == 1, lines
     assert "3 Peas spawned, 3 stopped" in summary[0]
-    assert not any(_running(p) for p in peas)
+    assert not any(running(p) for p in peas)
     assert not _brokers_on(node.state_dir / "nats")  # the embedded broker stopped with it
     assert "Traceback" not in node.log()
 
@@ -90,7 +83,7 @@ def test_a_second_signal_exits_at_once(jinad_factory: Any) -> None:
     assert "second signal: exiting now" in node.log()
     wait_until(lambda: not _brokers_on(node.state_dir / "nats"), timeout_s=2,
                what="the embedded nats-server to be killed")
-    wait_until(lambda: not any(_running(p) for p in peas), timeout_s=5, what="the Peas to end")
+    wait_until(lambda: not any(running(p) for p in peas), timeout_s=5, what="the Peas to end")
 
 
 def test_peas_exit_when_jinad_is_sigkilled(jinad_factory: Any) -> None:
@@ -100,7 +93,7 @@ def test_peas_exit_when_jinad_is_sigkilled(jinad_factory: Any) -> None:
     assert len(peas) == 3
     node.proc.kill()
     node.proc.wait(5)
-    wait_until(lambda: not any(_running(p) for p in peas), timeout_s=5,
+    wait_until(lambda: not any(running(p) for p in peas), timeout_s=5,
                what="the Peas of a SIGKILLed jinad to exit")
     # the embedded nats-server dies with it too (parent-death signal)
     wait_until(lambda: not _brokers_on(node.state_dir / "nats"), timeout_s=10,
@@ -120,14 +113,14 @@ def test_restart_stops_what_the_previous_life_left(jinad_factory: Any) -> None:
     os.kill(frozen, signal.SIGSTOP)
     first.proc.kill()
     first.proc.wait(5)
-    wait_until(lambda: not any(_running(p) for p in peas if p != frozen), timeout_s=5,
+    wait_until(lambda: not any(running(p) for p in peas if p != frozen), timeout_s=5,
                what="the other Peas to exit")
-    assert _running(frozen)
+    assert running(frozen)
     wait_until(lambda: not _brokers_on(first.state_dir / "nats"), timeout_s=10,
                what="the old embedded nats-server to exit")
 
     second: JinadNode = jinad_factory(name="phoenix", state_dir=first.state_dir)
-    wait_until(lambda: not _running(frozen), timeout_s=5, what="the frozen Pea to be stopped")
+    wait_until(lambda: not running(frozen), timeout_s=5, what="the frozen Pea to be stopped")
     log = second.log()
     assert f"(pid {frozen}) left by a previous jinad" in log
     assert len(_brokers_on(first.state_dir / "nats")) == 1  # only the new life's broker

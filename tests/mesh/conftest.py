@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.jinad import JinadNode, pea_pids_of, start_jinad
+from tests.fixtures.waiting import wait_until
 from tests.netns import Host, Net, available, cleanup_stale
 
 __all__ = ["EDGE_PORT", "NATS_PORT", "Mesh", "MeshNode", "build_mesh", "wait_for"]
@@ -32,15 +33,8 @@ EDGE_PORT = 8000
 
 
 def wait_for(cond: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.05) -> Any:
-    """Poll ``cond`` until it returns something truthy (returned); fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what} (last: {value!r})")
-        time.sleep(interval_s)
+    """``wait_until`` with the timeout as a positional argument, as these tests call it."""
+    return wait_until(cond, timeout_s=timeout_s, what=what, every_s=interval_s)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.fixtures.procs import running
 from tests.mesh.conftest import EDGE_PORT, Mesh, build_mesh, wait_for
 
 pytestmark = pytest.mark.mesh
@@ -31,15 +32,6 @@ def mesh(tmp_path: Path) -> Iterator[Mesh]:
 
 def _url(mesh: Mesh, node: str, path: str) -> str:
     return f"http://{mesh[node].ip}:{EDGE_PORT}{path}"
-
-
-def _running(pid: int) -> bool:
-    """True while ``pid`` is a live process (not gone, not a zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 def _live_nodes(mesh: Mesh, asked: str) -> set[str]:
@@ -79,7 +71,7 @@ def test_killed_node_leaves_the_mesh_and_its_flows_say_so(mesh: Mesh) -> None:
     b.jinad.proc.wait(5)
 
     # B's Peas notice their jinad is gone and exit
-    wait_for(lambda: not any(_running(pid) for pid in b_peas), 5, f"B's Peas {b_peas} to exit")
+    wait_for(lambda: not any(running(pid) for pid in b_peas), 5, f"B's Peas {b_peas} to exit")
     # B drops out of the node registry once its last heartbeat expires
     wait_for(lambda: _live_nodes(mesh, "A") == {"A", "C"}, NODE_TTL_S + 3, "B to leave GET /nodes")
     assert _live_nodes(mesh, "C") == {"A", "C"}
