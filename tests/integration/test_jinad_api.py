@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 import requests
@@ -17,9 +15,9 @@ from mesh import Document
 from mesh.clients import Client
 from mesh.parsers import set_client_cli_parser
 from tests.fixtures.jinad import JinadNode, pea_pids_of
-from tests.integration.jinad_support import assert_clean, put_flow, upload, write_files
+from tests.integration.jinad_support import put_flow, upload, write_files
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_node")]
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -74,17 +72,6 @@ def delete_flow(flow_api, flow_id):
     except requests.exceptions.RequestException as ex:
         print(f'Exception raised: {ex!r}')
 # ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def node(jinad_module_factory: Any) -> JinadNode:
-    return jinad_module_factory()
-
-
-@pytest.fixture(autouse=True)
-def clean(node: JinadNode) -> Iterator[None]:
-    yield
-    assert_clean(node)
 
 
 def _example(name: str) -> ModuleType:

@@ -24,11 +24,6 @@ UPLOAD_LIMIT = 4096
 
 
 @pytest.fixture(scope="module")
-def node(jinad_module_factory: Any) -> JinadNode:
-    return jinad_module_factory()
-
-
-@pytest.fixture(scope="module")
 def guarded_node(jinad_module_factory: Any) -> JinadNode:
     """A node with a token and a small upload limit (from the environment, as an operator would)."""
     return jinad_module_factory(token=TOKEN, env={"JINAD_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT)})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.fixtures.jinad import JinadNode
-from tests.integration.jinad_support import assert_clean, put_flow
+from tests.integration.jinad_support import put_flow
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_node")]
 
 DUMMY_FLOW = (Path(__file__).resolve().parents[2] / "examples" / "dummy_flow.yml").read_text()
-
-
-@pytest.fixture(scope="module")
-def node(jinad_module_factory: Any) -> JinadNode:
-    return jinad_module_factory()
-
-
-@pytest.fixture(autouse=True)
-def clean(node: JinadNode) -> Iterator[None]:
-    yield
-    assert_clean(node)
 
 
 def test_openapi_document_lists_the_api(node: JinadNode) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,9 @@ from mesh import Document
 from mesh.client.client import Client
 from mesh.events import subjects
 from tests.fixtures.jinad import JinadNode
-from tests.integration.jinad_support import assert_clean, put_flow, write_files
+from tests.integration.jinad_support import put_flow, write_files
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_node")]
 
 LINES = 500
 MARK = re.compile(r"CHATTY (\d{5}) via (logging|print|stderr)")
@@ -56,17 +55,6 @@ pods:
   - name: chatty
     uses: chatty:Chatty
 """
-
-
-@pytest.fixture(scope="module")
-def node(jinad_module_factory: Any) -> JinadNode:
-    return jinad_module_factory()
-
-
-@pytest.fixture(autouse=True)
-def clean(node: JinadNode) -> Iterator[None]:
-    yield
-    assert_clean(node)
 
 
 class Tap:

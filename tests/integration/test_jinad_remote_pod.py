@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +18,11 @@ from mesh.errors import FlowConfigError
 from mesh.flow.flow import Flow
 from tests.fixtures.jinad import JinadNode, pea_pids_of
 from tests.fixtures.procs import wait_no_mesh_children
-from tests.integration.jinad_support import assert_clean, wait_until
+from tests.integration.jinad_support import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_node")]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def node(jinad_module_factory: Any) -> JinadNode:
-    return jinad_module_factory()
-
-
-@pytest.fixture(autouse=True)
-def clean(node: JinadNode) -> Iterator[None]:
-    yield
-    assert_clean(node)
 
 
 def _pod(node: JinadNode, pod_id: str) -> requests.Response:
