@@ -23,10 +23,10 @@ Without a Docker engine or without the image: one ``skipped`` line saying why.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from benchmarks.context import Context
+from benchmarks.flow_core import start_close_times
 from benchmarks.load import load
 from benchmarks.report import median
 from mesh import Flow
@@ -63,21 +63,6 @@ def _three_pods(*, container: bool) -> Flow:
             .add(name="p2", uses=USES, **middle).add(name="p3", uses=USES))
 
 
-def _start_close_times(cycles: int) -> tuple[list[float], list[float]]:
-    ready, closed = [], []
-    for _ in range(cycles):
-        flow = _one_image_pod()
-        t0 = time.perf_counter()
-        try:
-            flow.start()
-            ready.append(time.perf_counter() - t0)
-        finally:
-            t0 = time.perf_counter()
-            flow.close()
-        closed.append(time.perf_counter() - t0)
-    return ready, closed
-
-
 def _measure(ctx: Context, *, container: bool) -> dict[str, Any]:
     flow = _three_pods(container=container)
     ctx.stack.callback(flow.close)
@@ -99,7 +84,7 @@ def run(ctx: Context, name: str) -> None:
         ctx.report.emit(name, "skipped", None, None, params={"reason": reason})
         return
     cycles = ctx.pick(10, 3)
-    ready, closed = _start_close_times(cycles)
+    ready, closed = start_close_times(_one_image_pod, cycles)
     base = {"image": IMAGE, "uses": USES, "network": "bridge (ports published)"}
     for metric, samples in (("ready_s", ready), ("close_s", closed)):
         ctx.report.emit(name, metric, median(samples), "s", params={

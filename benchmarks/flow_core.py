@@ -4,13 +4,14 @@ another process, and the Flow's ready and close times."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from benchmarks.context import Context
 from benchmarks.load import emit_load, load
 from benchmarks.report import median
 from mesh import Flow
 
-__all__ = ["run"]
+__all__ = ["run", "start_close_times"]
 
 LIMIT = "zmq_chain"
 
@@ -19,10 +20,11 @@ def _two_pods(uses: str) -> Flow:
     return Flow(name="bench").add(uses=uses).add(uses=uses)
 
 
-def _start_close_times(uses: str, cycles: int) -> tuple[list[float], list[float]]:
+def start_close_times(make: Callable[[], Flow], cycles: int) -> tuple[list[float], list[float]]:
+    """Seconds to start (until ready) and to close a fresh Flow from ``make``, ``cycles`` times."""
     ready, closed = [], []
     for _ in range(cycles):
-        flow = _two_pods(uses)
+        flow = make()
         t0 = time.perf_counter()
         try:
             flow.start()
@@ -36,7 +38,7 @@ def _start_close_times(uses: str, cycles: int) -> tuple[list[float], list[float]
 
 def run(ctx: Context, name: str, *, uses: str) -> None:
     cycles = ctx.pick(5, 2)
-    ready, closed = _start_close_times(uses, cycles)
+    ready, closed = start_close_times(lambda: _two_pods(uses), cycles)
     flow = _two_pods(uses)
     ctx.stack.callback(flow.close)
     with flow:
