@@ -39,7 +39,7 @@ USES = "_pass"
 
 def _skip_reason() -> str | None:
     from mesh.errors import MeshError
-    from mesh.runtime.container import docker_client
+    from mesh.launchers.docker import docker_client
 
     try:
         client = docker_client()
@@ -72,7 +72,7 @@ def _measure(ctx: Context, *, container: bool) -> dict[str, Any]:
 
 def _our_containers() -> list[Any]:
     """Containers that Flows of this process made (label ``mesh.owner``) and that are still there."""
-    from mesh.runtime.container import LABEL, docker_client, owner_label
+    from mesh.launchers.docker import LABEL, docker_client, owner_label
 
     return list(docker_client().containers.list(
         all=True, filters={"label": f"{LABEL}.owner={owner_label()}"}))

@@ -57,7 +57,7 @@ async def _ask(url: str, count: int) -> list[float]:
 
 
 def run(ctx: Context, name: str) -> None:
-    from mesh.natsserver import NatsServer
+    from mesh.daemon.broker import NatsServer
 
     count = ctx.pick(1000, 300)
     server = NatsServer(host="127.0.0.1", port=0, jetstream=False).start()

@@ -7,7 +7,10 @@ the Flow and Client machinery it does not need.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
+
+from mesh import compat as _compat
 
 __version__ = "0.1.0"
 
@@ -24,6 +27,9 @@ _EXPORTS = {
 
 __all__ = ["AsyncClient", "Client", "Document", "DocumentArray", "Executor", "Flow", "Request",
            "__version__", "requests"]
+
+for _alias in _compat.ALIASES:  # the seed's `from mesh.clients import Client`
+    sys.modules.setdefault(_alias, _compat)
 
 if TYPE_CHECKING:
     from mesh.client.client import AsyncClient, Client

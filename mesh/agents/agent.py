@@ -17,7 +17,6 @@ from mesh.agents.logship import LogShipper
 from mesh.agents.nodeinfo import node_info
 from mesh.agents.reconcile import stop_leftovers
 from mesh.agents.supervisor import PodRun, Supervisor
-from mesh.agents.uses import check_pod_uses
 from mesh.agents.workspace import remove_workspace, write_workspace
 from mesh.errors import MeshError
 from mesh.events import subjects
@@ -35,9 +34,10 @@ from mesh.events.models import (
     SpawnRequest,
 )
 from mesh.events.streams import ensure_log_stream
+from mesh.executors.checks import check_pod_uses
+from mesh.launchers.process import PeaProcess
+from mesh.net.ports import free_port
 from mesh.runtime.config import PeaConfig, config_from_dict
-from mesh.runtime.launcher import PeaProcess
-from mesh.runtime.ports import free_port
 
 __all__ = ["Agent"]
 
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 def _remove_node_containers(node: str) -> int:
     """Containers this node started in an earlier life (none when there is no Docker engine)."""
     from mesh.errors import UnavailableError
-    from mesh.runtime.container import remove_containers
+    from mesh.launchers.docker import remove_containers
 
     try:
         return remove_containers(node=node)

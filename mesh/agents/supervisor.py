@@ -19,9 +19,9 @@ from mesh.errors import (
     PeaStartError,
     RequestTimeoutError,
 )
+from mesh.launchers.factory import make_pea, start_peas
+from mesh.launchers.process import LineSink, PeaProcess, stop_all
 from mesh.runtime.config import GatewayConfig, PeaConfig
-from mesh.runtime.factory import make_pea, start_peas
-from mesh.runtime.launcher import LineSink, PeaProcess, stop_all
 
 __all__ = ["PodRun", "Supervisor"]
 

@@ -18,20 +18,11 @@ if TYPE_CHECKING:
     from mesh.client.edge import EdgeClient
 
 __all__ = ["DEFAULT_JINAD_PORT", "add_edge_args", "add_token_arg", "edge_client", "edge_errors",
-           "is_remote_host", "token_of"]
+           "token_of"]
 
 DEFAULT_JINAD_PORT = 8000
 TOKEN_ENV = "JINAD_TOKEN"
-_LOCAL_HOSTS = frozenset({"", "0.0.0.0", "local"})  # the Flow API's rule (mesh.flow.remote)
 
-
-def is_remote_host(host: str | None) -> bool:
-    """True when a Pod on ``host`` runs through the jinad there.
-
-    Only unset and the wildcard (and YAML's ``local``) mean "in this process's Flow";
-    127.0.0.1 and localhost name a jinad on this machine, as in the Flow API.
-    """
-    return bool(host) and host not in _LOCAL_HOSTS
 
 
 def add_token_arg(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from mesh.cli.args import json_object, port, positive_float, positive_int
-from mesh.cli.jinad_args import DEFAULT_JINAD_PORT, add_token_arg, is_remote_host
+from mesh.cli.jinad_args import DEFAULT_JINAD_PORT, add_token_arg
+from mesh.net.hosts import is_remote_host
 
 if TYPE_CHECKING:
     from mesh.flow.flow import Flow

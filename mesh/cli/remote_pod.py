@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mesh import __version__
 from mesh.cli.jinad_args import DEFAULT_JINAD_PORT, edge_errors, token_of
 from mesh.cli.logs_cmd import level_char
+from mesh.client.lease import LeaseKeeper
 from mesh.errors import MeshError, NotFoundError, UnavailableError
 
 if TYPE_CHECKING:
@@ -81,6 +82,10 @@ class RemotePod:
         self._stopping = threading.Event()
         self._write_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self.leases = LeaseKeeper(
+            lease_s=lease_s, warn=lambda _, text: self._warn(text),
+            on_gone=lambda pod_id, _: self._end(f"remote pod {pod_id} was removed from node {self.node}"),
+            on_lost=lambda _, text: self._end(text))
 
     # -- lifecycle ------------------------------------------------------------------------
     def create(self, pod_args: dict[str, Any]) -> dict[str, Any]:
@@ -111,10 +116,11 @@ class RemotePod:
 
     def serve(self) -> None:
         """Start renewing the lease and printing the pod's logs."""
-        for target, name in ((self._renew, "lease"), (self._stream_logs, "logs")):
-            t = threading.Thread(target=target, name=f"remote-pod-{name}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self.leases.add(self.edge, self.pod_id)
+        self.leases.start()
+        t = threading.Thread(target=self._stream_logs, name="remote-pod-logs", daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def wait(self) -> str:
         """Block until the pod is gone or out of reach; the reason. Signals interrupt it."""
@@ -125,6 +131,7 @@ class RemotePod:
     def remove(self) -> None:
         """Delete the pod on its node (if it may exist) and let its last log lines arrive."""
         self._stopping.set()
+        self.leases.stop()
         if self.sent:
             try:
                 self.stop_edge.delete_pod(self.pod_id)
@@ -144,25 +151,6 @@ class RemotePod:
         if self._problem is None:
             self._problem = problem
         self._ended.set()
-
-    def _renew(self) -> None:
-        last_ok = time.monotonic()
-        while not self._stopping.wait(self.lease_s / 3):
-            try:
-                self.edge.renew_pod(self.pod_id, self.lease_s)
-                last_ok = time.monotonic()
-            except NotFoundError:
-                if not self._stopping.is_set():
-                    self._end(f"remote pod {self.pod_id} was removed from node {self.node}")
-                return
-            except MeshError as exc:
-                if self._stopping.is_set():
-                    return
-                if time.monotonic() - last_ok > self.lease_s:
-                    self._end(f"lost jinad at {self.edge.base} for more than the pod's lease "
-                              f"({self.lease_s:g} s), so its node removes the pod: {exc.message}")
-                    return
-                self._warn(f"lease of remote pod {self.pod_id} not renewed: {exc.message}")
 
     def _stream_logs(self) -> None:
         """Print every log record of the pod; re-attach (skipping what was shown) if cut."""

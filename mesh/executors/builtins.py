@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from mesh.executors.base import Executor, requests
 from mesh.executors.reduce import merge_by_id
@@ -78,7 +77,3 @@ BUILTINS: dict[str, type[Executor]] = {
     "_merge_chunks": MergeChunksExecutor,
     "_clear": ClearExecutor,
 }
-
-
-def is_passthrough(executor: Any) -> bool:
-    return isinstance(executor, PassExecutor)

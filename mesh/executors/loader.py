@@ -13,7 +13,7 @@ from mesh.executors.base import Executor
 from mesh.executors.builtins import BUILTINS
 
 if TYPE_CHECKING:
-    from mesh.yamlsafe import Tagged
+    from mesh.yaml.loader import Tagged
 
 __all__ = ["check_uses", "is_yaml_path", "load_executor", "resolve_executor_class"]
 
@@ -120,7 +120,7 @@ def _from_yaml(path: Path) -> tuple[type[Executor], dict[str, Any], dict[str, An
 
 
 def _read_yaml(path: Path) -> Tagged:
-    from mesh.yamlsafe import Tagged, load_yaml  # here: a Pea without executor YAML skips PyYAML
+    from mesh.yaml.loader import Tagged, load_yaml  # here: a Pea without executor YAML skips PyYAML
 
     data = load_yaml(path.read_bytes(), source=str(path))
     if not isinstance(data, Tagged):

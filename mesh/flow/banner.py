@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from mesh.netaddr import interfaces, ipv4_of
+from mesh.net.interfaces import interfaces, ipv4_of
 from mesh.runtime.config import GatewayConfig
 
 __all__ = ["private_addresses", "ready_banner"]

@@ -12,14 +12,15 @@ from mesh import __version__
 from mesh.client.client import Client
 from mesh.errors import FlowConfigError, MeshError
 from mesh.executors.loader import check_uses, is_yaml_path
+from mesh.flow.addresses import LOCAL, Placement
 from mesh.flow.banner import ready_banner
-from mesh.flow.placement import LOCAL, Placement
 from mesh.flow.remote import RemotePods, is_remote
 from mesh.flow.runner import LocalRunner
 from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.flow.topology import FlowPlan, check_graph, plan_flow
+from mesh.flow.yamlio import read_flow_yaml, write_flow_yaml
 from mesh.logs import console_logger
-from mesh.runtime.ports import free_port
+from mesh.net.ports import free_port
 from mesh.types.request import Request
 
 __all__ = ["Flow"]
@@ -58,7 +59,7 @@ def _check_docker(pods: list[PodSpec]) -> None:
     if not pods:
         return
     from mesh.errors import UnavailableError
-    from mesh.runtime.container import docker_client, remove_orphans
+    from mesh.launchers.docker import docker_client, remove_orphans
 
     try:
         docker_client()
@@ -215,14 +216,14 @@ class Flow:
     # -- YAML -------------------------------------------------------------------
     @classmethod
     def load_config(cls, source: str | Path) -> Flow:
-        from mesh.flow.yamlio import flow_from_yaml
-
-        return flow_from_yaml(source)
+        spec, pods = read_flow_yaml(source)
+        flow = cls(**spec.model_dump())
+        for pod in pods:
+            flow._append(pod)
+        return flow
 
     def to_yaml(self) -> str:
-        from mesh.flow.yamlio import flow_to_yaml
-
-        return flow_to_yaml(self)
+        return write_flow_yaml(self.spec, self.pods)
 
     def save_config(self, path: str | Path) -> None:
         Path(path).write_text(self.to_yaml(), encoding="utf-8")

@@ -18,19 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.client.edge import EdgeClient
+from mesh.client.lease import LeaseKeeper
 from mesh.errors import FlowConfigError, MeshError
-from mesh.flow.placement import NodeRef
+from mesh.flow.addresses import NodeRef
 from mesh.flow.spec import PodSpec
 from mesh.flow.topology import PodPlan
 from mesh.logs import LEVEL_CHARS
+from mesh.net.hosts import is_remote_host
+from mesh.net.ports import mark_given
 from mesh.runtime.config import config_to_dict
-from mesh.runtime.ports import mark_given
 
 __all__ = ["RemotePods", "is_remote"]
 
 logger = logging.getLogger(__name__)
 _CHAR_OF = {v: k for k, v in LEVEL_CHARS.items()}
-LOCAL_HOSTS = frozenset({"", "0.0.0.0", "local"})
 
 
 def _is_address(host: str) -> bool:
@@ -42,7 +43,7 @@ def _is_address(host: str) -> bool:
 
 
 def is_remote(pod: PodSpec) -> bool:
-    return bool(pod.host) and pod.host not in LOCAL_HOSTS
+    return is_remote_host(pod.host)
 
 
 @dataclass
@@ -66,7 +67,7 @@ class RemotePods:
         self.pods = pods
         self.remotes: dict[str, _Remote] = {}
         self._stop = threading.Event()
-        self._renewer: threading.Thread | None = None
+        self.leases = LeaseKeeper(lease_s=lease_s)
 
     def reserve(self) -> dict[str, NodeRef]:
         """Ask each pod's node for the ports its Peas will bind; return where each pod runs."""
@@ -125,8 +126,9 @@ class RemotePods:
         if errors:
             self.stop()
             raise errors[0]  # type: ignore[misc]
-        self._renewer = threading.Thread(target=self._renew, name="lease", daemon=True)
-        self._renewer.start()
+        for remote in self.remotes.values():
+            self.leases.add(remote.edge, remote.pod_id)
+        self.leases.start()
 
     def _start_one(self, pp: PodPlan) -> None:
         remote = self.remotes[pp.name]
@@ -153,18 +155,10 @@ class RemotePods:
             if not self._stop.is_set():
                 logger.debug("log stream of %s ended: %s", remote.pod_id, exc)
 
-    def _renew(self) -> None:
-        while not self._stop.wait(self.lease_s / 3):
-            for remote in self.remotes.values():
-                if remote.started:
-                    try:
-                        remote.edge.renew_pod(remote.pod_id, self.lease_s)
-                    except MeshError as exc:
-                        logger.warning("lease of remote pod %s not renewed: %s", remote.pod_id, exc.message)
-
     def stop(self) -> None:
         """Remove every remote pod this Flow started; never raises."""
         self._stop.set()
+        self.leases.stop()
         for remote in self.remotes.values():
             if not remote.started:
                 continue

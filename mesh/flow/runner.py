@@ -6,9 +6,9 @@ import logging
 from collections.abc import Iterable
 
 from mesh.errors import MeshError
+from mesh.launchers.factory import make_pea, start_peas
+from mesh.launchers.process import LineSink, PeaProcess, stop_all, wait_all_ready
 from mesh.runtime.config import GatewayConfig, PeaConfig
-from mesh.runtime.factory import make_pea, start_peas
-from mesh.runtime.launcher import LineSink, PeaProcess, stop_all, wait_all_ready
 
 __all__ = ["LocalRunner"]
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mesh.errors import FlowConfigError
-from mesh.flow.placement import LOCAL, NodeRef, Placement, dial_host
+from mesh.flow.addresses import LOCAL, NodeRef, Placement, dial_host
 from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig, SocketSpec
 

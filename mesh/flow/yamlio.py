@@ -1,7 +1,6 @@
-"""Flow YAML: load a ``!Flow`` file or text into a Flow, and dump a Flow back.
-
-A loaded Flow equals the one ``Flow().add(...)`` builds with the same arguments, and
-``flow_from_yaml(flow_to_yaml(flow)) == flow``.
+"""Flow YAML: read a ``!Flow`` file or text into the Flow's arguments and pods, and write
+them back. ``Flow.load_config`` and ``Flow.to_yaml`` build on it: a loaded Flow equals the
+one ``Flow().add(...)`` builds with the same arguments, and dumping it loads back equal.
 """
 
 from __future__ import annotations
@@ -16,12 +15,11 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from mesh.errors import FlowConfigError
-from mesh.flow.flow import Flow
 from mesh.flow.spec import GATEWAY, FlowDocument, FlowSpec, PodSpec
 from mesh.flow.topology import check_graph
-from mesh.yamlsafe import Tagged, dump_yaml, load_yaml
+from mesh.yaml.loader import Tagged, dump_yaml, load_yaml
 
-__all__ = ["FLOW_YAML_EXAMPLE", "flow_from_yaml", "flow_to_yaml"]
+__all__ = ["FLOW_YAML_EXAMPLE", "read_flow_yaml", "write_flow_yaml"]
 
 FLOW_YAML_EXAMPLE = """\
 !Flow
@@ -41,8 +39,8 @@ _TEXT_HINT = "; to pass YAML text instead of a path, start it with !Flow or give
 
 
 # -- loading ------------------------------------------------------------------
-def flow_from_yaml(source: str | Path) -> Flow:
-    """Build a Flow from a YAML file path or from YAML text."""
+def read_flow_yaml(source: str | Path) -> tuple[FlowSpec, list[PodSpec]]:
+    """The Flow's own arguments and its pods, from a YAML file path or from YAML text."""
     text, label, base_dir = _read_source(source)
     try:
         data = load_yaml(text, source=label)
@@ -96,7 +94,7 @@ def _flow_mapping(data: Any) -> dict[str, Any]:
     return data
 
 
-def _build(data: dict[str, Any], base_dir: Path | None) -> Flow:
+def _build(data: dict[str, Any], base_dir: Path | None) -> tuple[FlowSpec, list[PodSpec]]:
     unknown = [str(k) for k in data if k not in _TOP_KEYS]
     if unknown:
         raise FlowConfigError(
@@ -122,11 +120,8 @@ def _build(data: dict[str, Any], base_dir: Path | None) -> Flow:
     )
     spec = doc.with_.model_copy(update={"env": {**doc.with_.env, **doc.env}})
     pods = [_prepare_pod(pod, label, base_dir) for pod, label in zip(doc.pods, labels)]
-    flow = Flow(**spec.model_dump())
     _check_needs(pods)
-    for pod in pods:
-        flow._append(pod)
-    return flow
+    return spec, pods
 
 
 def _pod_list(pods: Any) -> list[dict[str, Any]]:
@@ -290,22 +285,22 @@ def _check_needs(pods: list[PodSpec]) -> None:
 
 
 # -- dumping --------------------------------------------------------------------
-def flow_to_yaml(flow: Flow) -> str:
+def write_flow_yaml(spec: FlowSpec, pods: list[PodSpec]) -> str:
     """``!Flow`` YAML with only non-default arguments; loads back to an equal Flow."""
     body: dict[str, Any] = {"version": "1"}
-    spec_args = _non_default(flow.spec, ())
+    spec_args = _non_default(spec, ())
     if spec_args:
         body["with"] = spec_args
     previous = GATEWAY
-    pods = []
-    for pod in flow.pods:
+    entries = []
+    for pod in pods:
         args: dict[str, Any] = {"name": pod.name}
         args.update(_non_default(pod, ("name", "method")))
         if pod.needs is None or pod.needs == [previous]:
             args.pop("needs", None)
-        pods.append(args)
+        entries.append(args)
         previous = pod.name or GATEWAY
-    body["pods"] = pods
+    body["pods"] = entries
     try:
         return dump_yaml(Tagged("Flow", body))
     except yaml.YAMLError as exc:

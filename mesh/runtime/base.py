@@ -99,7 +99,7 @@ class Runtime:
         ident, body = frames[:-1], frames[-1]
         try:
             cmd = loads(body).get("cmd", "status")
-        except Exception:
+        except (ValueError, AttributeError):  # not JSON, or not an object: a plain ping
             cmd = "status"
         if cmd == "terminate":
             self.running = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Callable
@@ -21,14 +22,14 @@ def main(argv: list[str] | None = None) -> int:
 
         gw = GatewayConfig.from_json(raw)
         setup_pea_logging(gw.name, gw.log_level)
-        factory: Callable[[], Runtime] = lambda: GatewayRuntime(gw)
+        factory: Callable[[], Runtime] = functools.partial(GatewayRuntime, gw)
     else:
         from mesh.runtime.config import PeaConfig
         from mesh.runtime.pea import PeaRuntime
 
         cfg = PeaConfig.from_json(raw)
         setup_pea_logging(cfg.name, cfg.log_level)
-        factory = lambda: PeaRuntime(cfg)
+        factory = functools.partial(PeaRuntime, cfg)
     sys.stdout = StreamToLogger(logging.getLogger("mesh.print"))  # type: ignore[assignment]
     try:
         runtime = factory()

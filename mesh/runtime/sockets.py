@@ -5,7 +5,7 @@ from __future__ import annotations
 import zmq
 
 from mesh.errors import PeaStartError
-from mesh.netaddr import ipv4_of
+from mesh.net.interfaces import ipv4_of
 from mesh.runtime.config import SocketSpec
 
 __all__ = ["HWM", "bind_port", "open_socket"]
@@ -29,7 +29,7 @@ def open_socket(ctx: zmq.Context, kind: int, spec: SocketSpec, *, owner: str) ->
     return sock
 
 
-_DOCKER_BRIDGE = "docker-bridge:"  # mesh.flow.placement.DOCKER_BRIDGE
+_DOCKER_BRIDGE = "docker-bridge:"  # mesh.flow.addresses.DOCKER_BRIDGE
 
 
 def _resolve(address: str) -> str:

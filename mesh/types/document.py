@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, SupportsIndex, overload
 
 __all__ = ["Document", "DocumentArray"]
@@ -144,6 +144,3 @@ class DocumentArray(list[Document]):
     @property
     def ids(self) -> list[str]:
         return [d.id for d in self]
-
-    def iter_ids(self) -> Iterator[str]:
-        return (d.id for d in self)

@@ -43,7 +43,7 @@ def docker_engine() -> Any:
     """The engine's client, as the code under test gets it (``DOCKER_HOST`` or the default
     socket); shared with that code, so it is left open."""
     from mesh.errors import UnavailableError
-    from mesh.runtime.container import docker_client
+    from mesh.launchers.docker import docker_client
 
     try:
         client = docker_client()

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from mesh import Document, Flow
-from mesh.flow.placement import DOCKER_BRIDGE
+from mesh.flow.addresses import DOCKER_BRIDGE
 from mesh.flow.topology import PodPlan
 from tests.container.support import IMAGE, containers, jinad_name
 from tests.fixtures.jinad import JinadNode, start_jinad

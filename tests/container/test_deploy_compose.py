@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from mesh.runtime.ports import free_port
+from mesh.net.ports import free_port
 from tests.container.support import IMAGE, LABEL
 from tests.fixtures.docker import REPO, compose_command, wait_alive, walkthrough
 from tests.integration.jinad_support import wait_until

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from mesh.runtime.ports import free_port
+from mesh.net.ports import free_port
 from tests.container.support import IMAGE
 from tests.fixtures.docker import docker_command, wait_alive, walkthrough
 

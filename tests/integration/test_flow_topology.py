@@ -11,8 +11,8 @@ import pytest
 
 from mesh import Client, Document, Flow
 from mesh.executors.dispatch import RESULTS_KEY
+from mesh.net.ports import free_port
 from mesh.runtime.control import ctrl_request
-from mesh.runtime.ports import free_port
 from tests.fixtures.procs import mesh_children
 
 pytestmark = pytest.mark.integration

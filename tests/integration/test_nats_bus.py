@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from nats.aio.msg import Msg
 
+from mesh.daemon.broker import NatsServer
 from mesh.errors import PeaStartError
 from mesh.events import (
     Bus,
@@ -27,7 +28,6 @@ from mesh.events import (
     subjects,
 )
 from mesh.events.errors import EventDecodeError
-from mesh.natsserver import NatsServer
 from tests.fixtures.nats import nats_server  # noqa: F401
 
 pytestmark = pytest.mark.integration

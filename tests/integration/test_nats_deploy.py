@@ -25,8 +25,8 @@ import nats.errors
 import pytest
 import requests
 
-from mesh.natsserver import NatsServer
-from mesh.runtime.ports import free_port
+from mesh.daemon.broker import NatsServer
+from mesh.net.ports import free_port
 from tests.fixtures.jinad import JinadNode, pea_pids_of
 from tests.integration.jinad_support import put_flow, wait_until
 
@@ -307,7 +307,7 @@ def test_wrong_password_is_one_line_and_a_non_zero_exit(auth_server: NatsServer,
                                                         tmp_path: Path) -> None:
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "mesh.agents.main", "--name", "intruder", "--host", "127.0.0.1",
+        [sys.executable, "-m", "mesh.daemon.main", "--name", "intruder", "--host", "127.0.0.1",
          "--port", "0", "--state-dir", str(tmp_path / "intruder"), "--nats", auth_server.url,
          "--nats-user", "node", "--nats-password", "not-the-password"],
         check=False, capture_output=True, text=True, timeout=30)

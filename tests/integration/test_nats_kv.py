@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import BaseModel
 
+from mesh.daemon.broker import NatsServer
 from mesh.events import Bus, FlowStore, KeyNotFound, NodeInfo, NodeRegistry
-from mesh.natsserver import NatsServer
 from tests.fixtures.nats import nats_server  # noqa: F401
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from nats.js import JetStreamContext
 
+from mesh.daemon.broker import NatsServer
 from mesh.events import Bus, LogRecord, ensure_log_stream, replay_logs, subjects
 from mesh.events.streams import LOGS_STREAM
-from mesh.natsserver import NatsServer
 from tests.fixtures.nats import nats_server  # noqa: F401
 
 pytestmark = pytest.mark.integration

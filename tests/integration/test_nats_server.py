@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mesh.daemon.broker import NatsServer, NatsServerError, find_binary
 from mesh.events import Bus
-from mesh.natsserver import NatsServer, NatsServerError, find_binary
 from tests.fixtures.nats import nats_server, nats_server_factory  # noqa: F401
 
 pytestmark = pytest.mark.integration

@@ -89,7 +89,7 @@ class Mesh:
                             prefix=host.exec_argv([]), state_dir=self.tmp / f"state-{name}")
         node = self.nodes[name] = MeshNode(host=host, jinad=jinad)
         # `ip netns exec` execs jinad: the pid the fixture holds is jinad's, the parent its Peas record
-        assert b"mesh.agents.main" in Path(f"/proc/{node.pid}/cmdline").read_bytes()
+        assert b"mesh.daemon.main" in Path(f"/proc/{node.pid}/cmdline").read_bytes()
         return node
 
     def __getitem__(self, name: str) -> MeshNode:

@@ -9,7 +9,7 @@ import pytest
 from mesh import Flow
 from mesh.errors import FlowConfigError
 from mesh.flow.spec import GATEWAY
-from mesh.yamlsafe import load_yaml
+from mesh.yaml.loader import load_yaml
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.flow.placement import CONTAINER_HOST, DOCKER_BRIDGE, LOCAL, NodeRef, Placement, dial_host
-from mesh.netaddr import ipv4_of
+from mesh.flow.addresses import CONTAINER_HOST, DOCKER_BRIDGE, LOCAL, NodeRef, Placement, dial_host
+from mesh.net.interfaces import ipv4_of
 from mesh.runtime.sockets import _resolve
 
 pytestmark = pytest.mark.unit

@@ -28,7 +28,7 @@ def flow_body(record: FlowRecord) -> dict[str, Any]:
 @bp.put("/flow/yaml", strict_slashes=False)
 async def create_flow(request: Request) -> HTTPResponse:
     """Start a Flow from an uploaded YAML (field ``yamlspec``) on the nodes it names."""
-    from mesh.flow.yamlio import flow_from_yaml
+    from mesh.flow.flow import Flow
 
     ctx = request.app.ctx
     raw = single_file(request, "yamlspec")
@@ -37,7 +37,7 @@ async def create_flow(request: Request) -> HTTPResponse:
         yaml_text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequestError("the uploaded yamlspec is not UTF-8 text") from exc
-    flow = flow_from_yaml(yaml_text if "\n" in yaml_text or yaml_text.startswith("!") else yaml_text + "\n")
+    flow = Flow.load_config(yaml_text if "\n" in yaml_text or yaml_text.startswith("!") else yaml_text + "\n")
     record = await ctx.deployer.create_flow(flow, yaml_text=yaml_text, files=files)
     body = flow_body(record)
     body["status"] = "started"

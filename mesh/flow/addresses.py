@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mesh.runtime.ports import free_port
+from mesh.net.ports import free_port
 
 __all__ = ["CONTAINER_HOST", "DOCKER_BRIDGE", "LOCAL", "NodeRef", "Placement", "dial_host"]
 

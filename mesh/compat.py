@@ -1,18 +1,31 @@
-"""Command-line parsers that user scripts build Clients from, as in the original::
+"""The import paths of the original's user scripts, in one module::
+
+    from mesh.parsers import set_client_cli_parser
+    from mesh.clients import Client
 
     args = set_client_cli_parser().parse_args(['--host', host, '--port-expose', str(port)])
     client = Client(args)
+
+``mesh.clients`` and ``mesh.parsers`` are this module under the old names (``mesh`` maps
+them when it is imported). ``Client`` is loaded on first use, so that importing ``mesh``
+stays cheap for a Pea process.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from mesh.cli.args import port, positive_int
 
-__all__ = ["set_client_cli_parser"]
+__all__ = ["ALIASES", "AsyncClient", "Client", "set_client_cli_parser"]
 
+ALIASES = ("mesh.clients", "mesh.parsers")
 _WILDCARD = "0.0.0.0"
+
+if TYPE_CHECKING:
+    from mesh.client.client import AsyncClient, Client
 
 
 def _dial_host(text: str) -> str:
@@ -34,3 +47,9 @@ def set_client_cli_parser(parser: argparse.ArgumentParser | None = None) -> argp
     group.add_argument("--show-progress", action="store_true", default=False,
                        help="print a progress line while sending")
     return parser
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Client", "AsyncClient"):
+        return getattr(importlib.import_module("mesh.client.client"), name)
+    raise AttributeError(f"module 'mesh.compat' has no attribute {name!r}")

@@ -20,7 +20,7 @@ from mesh.errors import ExecutorNotFoundError, FlowConfigError, MeshError
 from mesh.executors.loader import check_uses, is_yaml_path, resolve_executor_class
 from mesh.flow.spec import PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig
-from mesh.yamlguard import check_yaml_size
+from mesh.yaml.limits import check_yaml_size
 
 __all__ = ["check_builtins", "check_pod_uses"]
 

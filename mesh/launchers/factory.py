@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from mesh.launchers.process import LineSink, PeaProcess
 from mesh.runtime.config import GatewayConfig, PeaConfig
-from mesh.runtime.launcher import LineSink, PeaProcess
 
 __all__ = ["make_pea", "start_peas"]
 
@@ -15,7 +15,7 @@ def make_pea(cfg: PeaConfig | GatewayConfig, *, sink: LineSink | None = None,
              env: dict[str, str] | None = None, cwd: str | None = None, node: str = "local") -> PeaProcess:
     env = {**(env or {}), **getattr(cfg, "env", {})}
     if isinstance(cfg, PeaConfig) and cfg.image:
-        from mesh.runtime.container import PeaContainer
+        from mesh.launchers.docker import PeaContainer
 
         return PeaContainer(config=cfg, node=node, sink=sink, env=env, cwd=cwd)
     kind = "gateway" if isinstance(cfg, GatewayConfig) else "pea"
@@ -25,7 +25,7 @@ def make_pea(cfg: PeaConfig | GatewayConfig, *, sink: LineSink | None = None,
 
 def start_peas(peas: Sequence[PeaProcess]) -> None:
     """Processes start one after the other (each is quick); containers in parallel."""
-    from mesh.runtime.container import PeaContainer
+    from mesh.launchers.docker import PeaContainer
 
     boxed = [p for p in peas if isinstance(p, PeaContainer)]
     for pea in peas:

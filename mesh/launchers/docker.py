@@ -22,10 +22,10 @@ from typing import Any
 
 from mesh.errors import BadRequestError, FlowConfigError, MeshError, PeaStartError, UnavailableError
 from mesh.executors.loader import is_yaml_path
-from mesh.flow.placement import CONTAINER_HOST
+from mesh.flow.addresses import CONTAINER_HOST
+from mesh.launchers.process import LineSink, PeaProcess
 from mesh.runtime.config import PeaConfig
-from mesh.runtime.launcher import LineSink, PeaProcess
-from mesh.yamlsafe import load_yaml
+from mesh.yaml.loader import load_yaml
 
 __all__ = ["LABEL", "PeaContainer", "docker_client", "remove_containers",
            "remove_orphans"]

@@ -9,12 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mesh.agents.placer import choose_node, pea_count
-from mesh.agents.uses import check_builtins
 from mesh.errors import FlowConfigError, NotFoundError, UnavailableError
 from mesh.events import subjects
 from mesh.events.bus import Bus
@@ -31,11 +28,13 @@ from mesh.events.models import (
     SpawnRequest,
 )
 from mesh.events.records import FlowRecord, GatewayRecord, PeaRecord, PodRecord
+from mesh.executors.checks import check_builtins
+from mesh.flow.addresses import NodeRef, Placement
 from mesh.flow.flow import Flow
-from mesh.flow.placement import NodeRef, Placement
 from mesh.flow.spec import PodSpec
 from mesh.flow.topology import FlowPlan, PodPlan, plan_flow, plan_pod_alone
 from mesh.runtime.config import GatewayConfig, PeaConfig, config_from_dict, config_to_dict
+from mesh.scheduler.placer import choose_node, pea_count
 
 __all__ = ["Deployer"]
 
@@ -327,7 +326,3 @@ def _pea_record(cfg: PeaConfig | GatewayConfig) -> PeaRecord:
     bound_in = next((s.port for s in cfg.inputs if s.mode == "bind"), None)
     return PeaRecord(name=cfg.name, port_ctrl=cfg.port_ctrl, port_in=bound_in,
                      ports_out=[s.port for s in cfg.outputs if s.mode == "bind" and s.port])
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())

@@ -5,10 +5,9 @@ from __future__ import annotations
 from mesh.errors import FlowConfigError
 from mesh.events.models import NodeInfo
 from mesh.flow.spec import PodSpec
+from mesh.net.hosts import is_this_machine
 
-__all__ = ["LOCAL_NAMES", "choose_node", "pea_count"]
-
-LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1"})
+__all__ = ["choose_node", "pea_count"]
 
 
 def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo,
@@ -35,7 +34,7 @@ def pea_count(pod: PodSpec) -> int:
 
 def _by_host(pod: PodSpec, nodes: list[NodeInfo], here: NodeInfo) -> NodeInfo:
     host = pod.host or ""
-    if host in LOCAL_NAMES:
+    if is_this_machine(host):
         return here
     for node in nodes:
         if host in (node.name, node.address):

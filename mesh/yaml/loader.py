@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from mesh.errors import FlowConfigError
-from mesh.yamlguard import check_yaml_size
+from mesh.yaml.limits import check_yaml_size
 
 __all__ = ["Tagged", "dump_yaml", "load_yaml", "substitute_env"]
 

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from mesh import __version__
-from mesh.agents.cli import parse_flags
-from mesh.agents.settings import Settings
+from mesh.daemon.flags import parse_flags
+from mesh.daemon.settings import Settings
 from mesh.errors import MeshError
 
 __all__ = ["main"]
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jinad: error: {problems}", file=sys.stderr)
         return 2
     if settings.port == 0:
-        from mesh.runtime.ports import free_port
+        from mesh.net.ports import free_port
 
         settings.port = free_port()
     elif not _port_free(settings.port):
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    from mesh.agents.node import Node
+    from mesh.daemon.node import Node
     from mesh.http.app import create_app
 
     node = Node(settings=settings, address=_advertise(settings), version=__version__)

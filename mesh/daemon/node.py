@@ -9,11 +9,11 @@ import os
 import signal
 
 from mesh.agents.agent import Agent
-from mesh.agents.deployer import Deployer
 from mesh.agents.reconcile import stop_leftover_broker
-from mesh.agents.settings import Settings
+from mesh.daemon.broker import NatsServer
+from mesh.daemon.settings import Settings
 from mesh.events.bus import Bus
-from mesh.natsserver import NatsServer
+from mesh.scheduler.deployer import Deployer
 
 __all__ = ["Node"]
 
