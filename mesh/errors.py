@@ -14,6 +14,7 @@ __all__ = [
     "ConflictError",
     "ExecutorNotFoundError",
     "FlowConfigError",
+    "InvalidNameError",
     "MeshError",
     "NotFoundError",
     "NotSupportedYetError",
@@ -22,6 +23,7 @@ __all__ = [
     "RequestTimeoutError",
     "UnauthorizedError",
     "UnavailableError",
+    "error_class",
 ]
 
 
@@ -36,15 +38,18 @@ class MeshError(Exception):
         self.detail = detail or {}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"error": type(self).__name__, "message": self.message, "detail": self.detail}
+        """The one error envelope, on HTTP and on the bus alike."""
+        return {"error": type(self).__name__, "message": self.message, "detail": self.detail,
+                "status_code": self.status}
 
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> MeshError:
         """Rebuild the same error type from an envelope (falls back to MeshError)."""
-        err_cls = _find(str(body.get("error"))) or MeshError
+        err_cls = error_class(str(body.get("error"))) or MeshError
         err = err_cls(str(body.get("message", "")), detail=body.get("detail") or {})
-        if err_cls is MeshError and "status" in body:
-            err.status = int(body["status"])
+        status = body.get("status_code", body.get("status"))
+        if err_cls is MeshError and isinstance(status, int):
+            err.status = status
         return err
 
 
@@ -62,6 +67,11 @@ class ExecutorNotFoundError(FlowConfigError):
 
 class NotSupportedYetError(BadRequestError):
     pass
+
+
+class InvalidNameError(BadRequestError, ValueError):
+    """A name (node, flow, pod, pea) that cannot be a subject token, a path or a label.
+    Also a ValueError, so that pydantic validators turn it into a validation error."""
 
 
 class UnauthorizedError(MeshError):
@@ -96,11 +106,12 @@ class RequestTimeoutError(MeshError):
     status = 504
 
 
-def _find(name: str, root: type[MeshError] = MeshError) -> type[MeshError] | None:
-    if root.__name__ == name:
+def error_class(name: str, root: type[MeshError] = MeshError) -> type[MeshError] | None:
+    """The MeshError subclass called ``name`` (an envelope's ``error``), if this side has it."""
+    if root.__name__ == name and root.__module__.startswith("mesh."):
         return root
     for sub in root.__subclasses__():
-        found = _find(name, sub)
+        found = error_class(name, sub)
         if found is not None:
             return found
     return None

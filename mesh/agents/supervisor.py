@@ -1,4 +1,10 @@
-"""The node's books: every Pea it runs, by flow and pod; spawns are all-or-nothing."""
+"""The node's books: every Pea it runs, by flow and pod; spawns are all-or-nothing.
+
+Peas are made by the launcher passed in (processes and containers alike), started in
+parallel, and waited for together: the first one that fails fails the pod at once, and
+every Pea of it is stopped. A Pea that ends while it should run is reported through
+``on_exit`` as soon as its launcher sees it end.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +25,9 @@ from mesh.errors import (
     PeaStartError,
     RequestTimeoutError,
 )
-from mesh.launchers.factory import make_pea, start_peas
-from mesh.launchers.process import LineSink, PeaProcess, stop_all
+from mesh.launchers.base import ExitInfo, LineSink, PeaHandle
+from mesh.launchers.factory import Launch, make_pea, start_peas, stop_all
+from mesh.launchers.ready import wait_all_ready
 from mesh.runtime.config import GatewayConfig, PeaConfig
 
 __all__ = ["PodRun", "Supervisor"]
@@ -28,14 +35,16 @@ __all__ = ["PodRun", "Supervisor"]
 logger = logging.getLogger(__name__)
 
 SinkFactory = Callable[[str, str, str], LineSink]  # (flow, pod, pea) -> sink
+ExitReport = Callable[["PodRun", PeaHandle, ExitInfo], None]
 Config = PeaConfig | GatewayConfig
+_REFUSED = 2  # a Pea's exit code for a MeshError while it was built (mesh.runtime.entry)
 
 
 @dataclass
 class PodRun:
     flow_id: str
     pod: str
-    peas: list[PeaProcess]
+    peas: list[PeaHandle]
     started: float = field(default_factory=time.time)
     lease_until: float | None = None
 
@@ -44,37 +53,33 @@ class PodRun:
                  "alive": p.returncode is None, "exit_code": p.returncode} for p in self.peas]
 
 
-_REFUSED = 2  # a Pea's exit code for a MeshError while it was built (mesh.runtime.entry)
-
-
-def _wait_ready(proc: PeaProcess, deadline: float, ready_timeout_s: float) -> None:
-    """Wait for one Pea of a pod until the pod's deadline. A Pea that refused its
-    configuration (no such executor, a port it cannot bind) is a 400; one that missed
-    the deadline a 504; one whose own code failed stays a 500."""
-    try:
-        proc.wait_ready(max(deadline - time.monotonic(), 0.05))
-    except PeaStartError as exc:
-        if proc.returncode == _REFUSED:
-            raise FlowConfigError(exc.message, detail=exc.detail) from exc
-        if proc.returncode is not None:
-            raise
-        lines = list(exc.detail.get("log_tail") or [])
-        text = "\n".join(lines)
-        raise RequestTimeoutError(
-            f"{proc.name} was not ready within timeout_ready_s={ready_timeout_s:g} s"
-            + (f"; last log lines:\n{text}" if lines else ""), detail=exc.detail) from exc
+def _classify(exc: PeaStartError, ready_timeout_s: float) -> MeshError:
+    """A Pea that refused its configuration (no such executor, a port it cannot bind) is a
+    400; one that missed the deadline a 504; one whose own code failed stays a 500."""
+    code = exc.detail.get("exit_code")
+    if code == _REFUSED:
+        return FlowConfigError(exc.message, detail=exc.detail)
+    if code is not None:
+        return exc
+    lines = list(exc.detail.get("log_tail") or [])
+    text = "\n".join(lines)
+    pea = exc.detail.get("pea", "a Pea")
+    return RequestTimeoutError(
+        f"{pea} was not ready within timeout_ready_s={ready_timeout_s:g} s"
+        + (f"; last log lines:\n{text}" if lines else ""), detail=exc.detail)
 
 
 class Supervisor:
-    """Starts and stops Pea processes; thread-safe; writes its books to the state dir."""
+    """Starts and stops Peas; thread-safe; writes its books to the state dir."""
 
     def __init__(self, *, state_dir: Path, sinks: SinkFactory, stop_grace_s: float = 3.0,
-                 node: str = "local",
-                 on_exit: Callable[[PodRun, PeaProcess], None] | None = None) -> None:
+                 node: str = "local", launch: Launch = make_pea,
+                 on_exit: ExitReport | None = None) -> None:
         self.node = node
         self.state_file = state_dir / "peas.json"
         self.sinks = sinks
         self.stop_grace_s = stop_grace_s
+        self.launch = launch
         self.on_exit = on_exit
         self.pods: dict[tuple[str, str], PodRun] = {}
         self._lock = threading.RLock()
@@ -85,18 +90,24 @@ class Supervisor:
         key = (flow_id, pod)
         with self._lock:
             if key in self.pods:
-                raise MeshError(f"pod {pod!r} of flow {flow_id} already runs on this node")
+                raise ConflictError(f"pod {pod!r} of flow {flow_id} already runs on this node",
+                                    detail={"pod": pod})
             run = PodRun(flow_id=flow_id, pod=pod, peas=[])
             self.pods[key] = run
         deadline = time.monotonic() + ready_timeout_s  # starting the processes counts too
         try:
-            run.peas.extend(make_pea(cfg, sink=self.sinks(flow_id, pod, cfg.name), cwd=cwd,
-                                     env={**(env or {}), "MESH_FLOW_ID": flow_id}, node=self.node)
-                            for cfg in configs)
+            for cfg in configs:
+                pea = self.launch(cfg, sink=self.sinks(flow_id, pod, cfg.name), cwd=cwd,
+                                  env={**(env or {}), "MESH_FLOW_ID": flow_id}, node=self.node)
+                pea.on_exit = self._exited
+                run.peas.append(pea)
             start_peas(run.peas)
             self._save()
-            for proc in run.peas:
-                _wait_ready(proc, deadline, ready_timeout_s)
+            left = max(deadline - time.monotonic(), 0.05)
+            try:
+                wait_all_ready(run.peas, [left] * len(run.peas))
+            except PeaStartError as exc:
+                raise _classify(exc, ready_timeout_s) from exc
             with self._lock:
                 if self.pods.get(key) is not run:  # a kill came while it started
                     raise ConflictError(f"pod {pod!r} of flow {flow_id} was stopped while it started",
@@ -105,6 +116,15 @@ class Supervisor:
             self._discard(key, run)
             raise
         return run
+
+    def _exited(self, pea: PeaHandle, info: ExitInfo) -> None:
+        """A launcher saw a Pea end: report it if it ended while it should run."""
+        if info.expected or self.on_exit is None:
+            return
+        with self._lock:
+            run = next((r for r in self.pods.values() if any(p is pea for p in r.peas)), None)
+        if run is not None:
+            self.on_exit(run, pea, info)
 
     def _discard(self, key: tuple[str, str], run: PodRun) -> None:
         """Stop a pod that did not start; a kill may have taken it off the books meanwhile,
@@ -125,28 +145,15 @@ class Supervisor:
             self._save()
         return runs
 
-    def _remove(self, key: tuple[str, str]) -> PodRun | None:
-        with self._lock:
-            run = self.pods.pop(key, None)
-        if run is not None:
-            stop_all(run.peas, self.stop_grace_s)
-            self._save()
-        return run
-
-    def reap(self) -> list[tuple[PodRun, PeaProcess]]:
-        """Peas that exited on their own since the last call (reported once each)."""
-        dead = []
-        with self._lock:
-            for run in self.pods.values():
-                for proc in run.peas:
-                    if proc.returncode is not None and not getattr(proc, "_reported", False):
-                        proc._reported = True  # type: ignore[attr-defined]
-                        dead.append((run, proc))
-        return dead
-
     def expired(self, now: float) -> list[PodRun]:
         with self._lock:
             return [r for r in self.pods.values() if r.lease_until is not None and r.lease_until < now]
+
+    def next_expiry(self) -> float | None:
+        """The earliest lease end of the pods on the books (epoch seconds)."""
+        with self._lock:
+            ends = [r.lease_until for r in self.pods.values() if r.lease_until is not None]
+        return min(ends, default=None)
 
     def failed(self) -> list[str]:
         """``<flow>/<pod>`` of the pods one of whose Peas exited while it should run."""

@@ -1,10 +1,12 @@
 """The bus: one nats-py connection that speaks event models instead of bytes.
 
-Handlers receive decoded models. A handler's return value is the reply (when the message
-has a reply subject); an exception in a handler is logged and, for requests, sent back as
-an :class:`ErrorReply` envelope, which :meth:`Bus.request` re-raises as
-:class:`RemoteError` with the same name, message, status and detail. Reconnects are
-nats-py's own (``allow_reconnect``, ``reconnect_time_wait``, ``max_reconnect_attempts``).
+Every handled message passes one boundary, :meth:`Bus.subscribe`'s dispatch: the payload
+is decoded into the handler's model, the handler runs (in order, or as one task per
+message up to ``concurrency`` at once), it is timed and counted (:mod:`mesh.events.metrics`),
+a failure is logged on this node and, for requests, sent back as the one error envelope
+(:class:`ErrorReply`). :meth:`Bus.request` and :meth:`Bus.gather` re-raise an envelope as
+the same error type it was raised as (also a :class:`RemoteError`). Reconnects are nats-py's
+own (``allow_reconnect``, ``reconnect_time_wait``, ``max_reconnect_attempts``).
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ from nats.js import JetStreamContext
 from pydantic import BaseModel
 from typing_extensions import Self
 
-from mesh.events import codec
-from mesh.events.errors import BusConnectError, BusTimeoutError, NoRespondersError, RemoteError
+from mesh.events import codec, metrics
+from mesh.events.errors import (
+    BusConnectError,
+    BusTimeoutError,
+    EventDecodeError,
+    NoRespondersError,
+    RemoteError,
+    remote_error,
+)
 from mesh.events.models import ErrorBody, ErrorReply
 
 __all__ = ["Bus", "Handler", "raise_for_error"]
@@ -50,6 +59,7 @@ class Bus:
         self._connected_once = False
         self._refused = asyncio.Event()  # the server rejected our credentials while connecting
         self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()  # handlers running as tasks of their own
 
     def __repr__(self) -> str:
         state = "connected" if self._nc.is_connected else "closed" if self._nc.is_closed else "down"
@@ -167,55 +177,125 @@ class Bus:
             ) from exc
         reply = codec.decode_one_of(msg.data, [reply_cls, ErrorReply])
         if isinstance(reply, ErrorReply):
-            raise _remote(reply.error, reply)
+            raise remote_error(reply.error, reply)
         raise_for_error(reply)
         return reply  # type: ignore[return-value]  # decode_one_of returned reply_cls
 
     async def subscribe(
-        self, subject: str, model_cls: type[M], handler: Handler, *, queue: str | None = None
+        self, subject: str, model_cls: type[M], handler: Handler, *, queue: str | None = None,
+        name: str | None = None, concurrency: int = 1,
     ) -> Subscription:
-        """Call ``handler(model, msg)`` for each message; its returned model is the reply."""
+        """Call ``handler(model, msg)`` for each message; its returned model is the reply.
 
-        async def on_msg(msg: Msg) -> None:
-            await self._dispatch(msg, model_cls, handler)
+        With ``concurrency`` 1 messages are handled one after the other, in order; above it,
+        each message runs as a task of its own, at most ``concurrency`` at once (a slow
+        spawn does not hold up the next one). ``name`` labels the handler in logs and metrics.
+        """
+        label = name or _name(handler)
+        if concurrency <= 1:
+            async def on_msg(msg: Msg) -> None:
+                await self._dispatch(msg, model_cls, handler, label)
+        else:
+            slots = asyncio.Semaphore(concurrency)
+
+            async def bounded(msg: Msg) -> None:
+                async with slots:
+                    await self._dispatch(msg, model_cls, handler, label)
+
+            async def on_msg(msg: Msg) -> None:
+                task = asyncio.create_task(bounded(msg), name=f"{label}:{msg.subject}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
         sub = await self._nc.subscribe(subject, queue=queue or "", cb=on_msg)
-        logger.debug("%s subscribed to %s (queue=%s)", self.name, subject, queue)
+        logger.debug("%s subscribed to %s (queue=%s, handler %s)", self.name, subject, queue, label)
         return sub
 
-    async def _dispatch(self, msg: Msg, model_cls: type[M], handler: Handler) -> None:
+    async def _dispatch(self, msg: Msg, model_cls: type[M], handler: Handler, label: str) -> None:
+        metrics.HANDLED.labels(label).inc()
+        gauge = metrics.IN_FLIGHT.labels(label)
+        gauge.inc()
         try:
-            result = await handler(codec.decode(msg.data, model_cls), msg)
+            with metrics.HANDLER_SECONDS.labels(label).time():
+                result = await handler(codec.decode(msg.data, model_cls), msg)
         except asyncio.CancelledError as exc:
             if _cancelling():
                 raise
-            await self._failed(msg, handler, exc)  # raised inside the handler, not at us
+            await self._failed(msg, label, exc)  # raised inside the handler, not at us
         except Exception as exc:  # noqa: BLE001 - the one boundary per handler: log, reply, go on
-            await self._failed(msg, handler, exc)
+            await self._failed(msg, label, exc)
         else:
             if result is not None and msg.reply:
                 await self.reply(msg, result)
+        finally:
+            gauge.dec()
 
-    async def _failed(self, msg: Msg, handler: Handler, exc: BaseException) -> None:
-        logger.warning(
-            "handler %s failed on %s: %s: %s", _name(handler), msg.subject, type(exc).__name__, exc,
-            exc_info=not hasattr(exc, "status"),
-        )
+    async def _failed(self, msg: Msg, label: str, exc: BaseException) -> None:
+        body = ErrorBody.from_exception(exc)
+        metrics.HANDLER_ERRORS.labels(label, body.error).inc()
+        logger.warning("%s failed on %s: %s: %s", label, msg.subject, body.error, body.message,
+                       exc_info=not hasattr(exc, "status"))  # a traceback for bugs only
         if msg.reply:
-            await self.reply_error(msg, exc)
+            await self.reply(msg, ErrorReply(error=body))
+
+    async def wait_handlers(self, timeout_s: float) -> None:
+        """Wait for the handlers running as tasks (after unsubscribing: no new ones come)."""
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+            if late:
+                logger.warning("%s: %d handlers still running after %.0f s", self.name, len(late),
+                               timeout_s)
+
+    async def gather(self, subject: str, model: BaseModel, reply_cls: type[R], *,
+                     expect: set[str], who: Callable[[R], str | None],
+                     timeout_s: float) -> tuple[list[R], list[RemoteError]]:
+        """Publish one request that many take (scatter) and collect their replies (gather)
+        until everyone in ``expect`` (as ``who(reply)`` names them) has answered or
+        ``timeout_s`` has passed. Error envelopes come back as errors, not raised; those
+        who did not answer in time are logged."""
+        replies: list[R] = []
+        errors: list[RemoteError] = []
+        waiting = set(expect)
+        done = asyncio.Event()
+        if not waiting:
+            done.set()
+
+        async def on_reply(msg: Msg) -> None:
+            try:
+                reply = codec.decode_one_of(msg.data, [reply_cls, ErrorReply])
+            except EventDecodeError as exc:
+                logger.warning("undecodable reply on %s: %s", subject, exc)
+                return
+            if isinstance(reply, ErrorReply):
+                errors.append(remote_error(reply.error, reply))
+                return
+            replies.append(reply)  # type: ignore[arg-type]  # decode_one_of returned reply_cls
+            waiting.discard(who(reply) or "")  # type: ignore[arg-type]
+            if not waiting:
+                done.set()
+
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox, cb=on_reply)
+        try:
+            await self._nc.publish(subject, codec.encode(model), reply=inbox)
+            try:
+                await asyncio.wait_for(done.wait(), timeout_s)
+            except asyncio.TimeoutError:
+                logger.warning("no reply on %s from %s within %g s", subject, sorted(waiting),
+                               timeout_s)
+        finally:
+            await sub.unsubscribe()
+        return replies, errors
 
     async def reply(self, msg: Msg, model: BaseModel) -> None:
         await self._nc.publish(msg.reply, codec.encode(model))
 
-    async def reply_error(self, msg: Msg, exc: BaseException) -> None:
-        """Answer a request with the error envelope of ``exc``."""
-        await self.reply(msg, ErrorReply(error=ErrorBody.from_exception(exc)))
-
     async def flush(self, *, timeout_s: float = 5.0) -> None:
         await self._nc.flush(timeout=timeout_s)  # type: ignore[arg-type]  # annotated int; float works
 
-    async def drain(self) -> None:
+    async def drain(self, *, timeout_s: float = 30.0) -> None:
         """Finish in-flight handlers, flush what is published, then close."""
+        await self.wait_handlers(timeout_s)
         if not self._nc.is_closed:
             await self._nc.drain()
 
@@ -254,14 +334,10 @@ class Bus:
 
 
 def raise_for_error(reply: BaseModel) -> None:
-    """Raise RemoteError if a typed reply (e.g. SpawnReply) carries an ``error`` body."""
+    """Raise the remote error if a typed reply (e.g. SpawnReply) carries an ``error`` body."""
     body = getattr(reply, "error", None)
     if isinstance(body, ErrorBody):
-        raise _remote(body, reply)
-
-
-def _remote(body: ErrorBody, reply: BaseModel) -> RemoteError:
-    return RemoteError(body.message, error=body.error, status=body.status, detail=body.detail, reply=reply)
+        raise remote_error(body, reply)
 
 
 def _is_refusal(exc: Exception) -> bool:

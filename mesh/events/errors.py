@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 from mesh.errors import (
     BadRequestError,
@@ -10,7 +11,11 @@ from mesh.errors import (
     NotFoundError,
     RequestTimeoutError,
     UnavailableError,
+    error_class,
 )
+
+if TYPE_CHECKING:
+    from mesh.events.models import ErrorBody
 
 __all__ = [
     "BusConnectError",
@@ -19,6 +24,7 @@ __all__ = [
     "KeyNotFound",
     "NoRespondersError",
     "RemoteError",
+    "remote_error",
 ]
 
 
@@ -71,4 +77,22 @@ class RemoteError(MeshError):
 
     def to_dict(self) -> dict[str, Any]:
         """Forward the remote envelope unchanged (same name, not ``RemoteError``)."""
-        return {"error": self.error, "message": self.message, "detail": self.detail}
+        return {"error": self.error, "message": self.message, "detail": self.detail,
+                "status_code": self.status}
+
+
+@functools.cache
+def _remote_class(cls: type[MeshError]) -> type[RemoteError]:
+    """``RemoteError`` that is also ``cls``: ``except FlowConfigError`` catches it."""
+    if cls is MeshError or issubclass(cls, RemoteError):
+        return RemoteError
+    return type(cls.__name__, (RemoteError, cls), {"__module__": cls.__module__,
+                                                   "__doc__": cls.__doc__})
+
+
+def remote_error(body: ErrorBody, reply: Any = None) -> RemoteError:
+    """The error an envelope from the other side of a request describes, re-raised here as
+    the same type (when this side knows it) with the same message, status and detail."""
+    cls = _remote_class(error_class(body.error) or MeshError)
+    return cls(body.message, error=body.error, status=body.status_code, detail=body.detail,
+               reply=reply)

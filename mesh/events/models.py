@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 __all__ = [
     "ErrorBody",
@@ -39,12 +39,15 @@ class Event(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """The error envelope shared with the HTTP edge: ``{error, message, detail, status}``."""
+    """The one error envelope, on the bus and over HTTP: ``{error, message, detail, status_code}``
+    (``status`` is read too, as nodes of the previous protocol wrote it)."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     error: str
     message: str
     detail: dict[str, Any] | None = None
-    status: int = 500
+    status_code: int = Field(500, validation_alias=AliasChoices("status_code", "status"))
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorBody:
@@ -55,7 +58,7 @@ class ErrorBody(BaseModel):
             error=name if isinstance(name, str) and name else type(exc).__name__,
             message=message if isinstance(message, str) and message else str(exc),
             detail=detail if isinstance(detail, dict) and detail else None,
-            status=status if isinstance(status, int) else 500,
+            status_code=status if isinstance(status, int) else 500,
         )
 
 

@@ -2,7 +2,7 @@
 
 Names that go into a subject (node, flow id, pod, pea) become one subject token each.
 A token may not be empty and may not contain ``.`` (the separator), ``*`` or ``>``
-(wildcards) or whitespace; :func:`validate_token` rejects such names with a ValueError.
+(wildcards) or whitespace; :func:`validate_token` rejects such names with an InvalidNameError (a 400, and a ValueError).
 
 Pod and pea names may contain ``/`` (e.g. ``enc/head``, the head pea of pod ``enc``).
 :func:`token` maps ``/`` to ``~`` so that subject tokens stay free of path separators
@@ -20,6 +20,8 @@ Tree::
 """
 
 from __future__ import annotations
+
+from mesh.errors import InvalidNameError
 
 __all__ = [
     "EVENTS_ALL",
@@ -52,12 +54,14 @@ _RESERVED_NODES = frozenset({"any"})
 
 
 def validate_token(name: str) -> str:
-    """Return ``name`` if it can be one subject token, else raise ValueError naming it."""
+    """Return ``name`` if it can be one subject token, else raise InvalidNameError naming it."""
     if not isinstance(name, str) or not name:
-        raise ValueError(f"subject token must be a non-empty string, got {name!r}")
+        raise InvalidNameError(f"a subject token must be a non-empty string, got {name!r}",
+                               detail={"name": repr(name)})
     bad = sorted({c for c in name if c in _FORBIDDEN or c.isspace() or not c.isprintable()})
     if bad:
-        raise ValueError(f"name {name!r} cannot be a NATS subject token: it contains {bad!r}")
+        raise InvalidNameError(f"name {name!r} cannot be a NATS subject token: it contains {bad!r}",
+                               detail={"name": name})
     return name
 
 
@@ -65,7 +69,8 @@ def token(name: str) -> str:
     """Subject token for a name: validated, with ``/`` mapped to ``~`` (see module doc)."""
     validate_token(name)
     if _SLASH_TOKEN in name:
-        raise ValueError(f"name {name!r} cannot be a NATS subject token: it contains '~'")
+        raise InvalidNameError(f"name {name!r} cannot be a NATS subject token: it contains '~'",
+                               detail={"name": name})
     return name.replace(_SLASH, _SLASH_TOKEN)
 
 
@@ -77,7 +82,8 @@ def untoken(tok: str) -> str:
 def spawn(node: str) -> str:
     """Spawn requests for one node. ``any`` is reserved for :data:`SPAWN_ANY`."""
     if node in _RESERVED_NODES:
-        raise ValueError(f"node name {node!r} is reserved (it would clash with {SPAWN_ANY})")
+        raise InvalidNameError(f"node name {node!r} is reserved (it would clash with {SPAWN_ANY})",
+                               detail={"name": node})
     return f"{PREFIX}.spawn.{token(node)}"
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 
-from mesh.errors import MeshError
-from mesh.launchers.factory import make_pea, start_peas
-from mesh.launchers.process import LineSink, PeaProcess, stop_all, wait_all_ready
+from mesh.launchers.base import LineSink, PeaHandle
+from mesh.launchers.factory import Launch, make_pea, start_peas, stop_all
+from mesh.launchers.ready import wait_all_ready
 from mesh.runtime.config import GatewayConfig, PeaConfig
 
 __all__ = ["LocalRunner"]
@@ -16,37 +16,31 @@ logger = logging.getLogger(__name__)
 
 
 class LocalRunner:
-    """Owns the processes of one Flow: all start together, all stop, nothing is left."""
+    """Owns the Peas of one Flow: all start together, all stop, nothing is left."""
 
-    def __init__(self, *, sink: LineSink | None = None, stop_grace_s: float = 3.0) -> None:
+    def __init__(self, *, sink: LineSink | None = None, stop_grace_s: float = 3.0,
+                 launch: Launch = make_pea) -> None:
         self.sink = sink
         self.stop_grace_s = stop_grace_s
-        self.peas: list[PeaProcess] = []
+        self.launch = launch
+        self.peas: list[PeaHandle] = []
 
-    def launch(self, configs: Iterable[PeaConfig | GatewayConfig]) -> list[PeaProcess]:
-        started = [make_pea(cfg, sink=self.sink) for cfg in configs]
-        self.peas.extend(started)
-        start_peas(started)
-        return started
+    def start_all(self, configs: Sequence[PeaConfig | GatewayConfig],
+                  timeouts_s: Sequence[float]) -> None:
+        """Start every Pea in parallel and wait for all at once; on the first failure every
+        Pea is stopped and the error (naming the Pea and why) is raised as it came."""
+        try:
+            self.peas.extend(self.launch(cfg, sink=self.sink) for cfg in configs)
+            start_peas(self.peas)
+            wait_all_ready(self.peas, timeouts_s)
+        except BaseException:
+            self.stop()
+            raise
 
-    def wait_ready(self, peas: list[PeaProcess], timeouts_s: list[float]) -> None:
-        """Wait for all at once; on the first failure the error names the Pea and why."""
-        wait_all_ready(peas, timeouts_s)
-
-    def dead(self) -> list[PeaProcess]:
+    def dead(self) -> list[PeaHandle]:
         return [p for p in self.peas if p.returncode is not None]
 
     def stop(self) -> None:
         """Stop every Pea, the last started first; never raises."""
         stop_all(list(reversed(self.peas)), self.stop_grace_s)
         self.peas.clear()
-
-    def start_all(self, configs: list[PeaConfig | GatewayConfig], timeouts_s: list[float]) -> None:
-        try:
-            procs = self.launch(configs)
-            self.wait_ready(procs, timeouts_s)
-        except BaseException as exc:
-            self.stop()
-            if isinstance(exc, MeshError):
-                raise exc from None
-            raise

@@ -1,11 +1,10 @@
-"""A Pea in a Docker container: same contract as a Pea process (start, ready, stop).
+"""A Pea in a Docker container, with the same contract as a Pea process (``PeaHandle``).
 
-The container runs the image's ``python -m mesh.runtime.entry pea CONFIG``; the
-ports the Pea binds are published on the node (unless it uses the host's
-network), so other Peas dial them like any port of the node. The executor's
-files are mounted read-only at the same path. Containers carry labels (flow,
-pod, pea, node, owner) so that whatever a crash leaves can be found and removed.
-Exit code and last log lines are collected before the container is removed.
+The container runs the image's ``python -m mesh.runtime.entry pea CONFIG``; the ports the
+Pea binds are published on the node (unless it uses the host's network), so other Peas dial
+them like any port of the node. The executor's files are mounted read-only at the same
+path. Its log stream is followed by one thread; when the stream ends the container has
+stopped, and its exit code and last lines are collected before it is removed.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import dataclasses
 import logging
 import os
 import re
-import socket
 import threading
 import uuid
 from pathlib import Path
@@ -23,93 +21,20 @@ from typing import Any
 from mesh.errors import BadRequestError, FlowConfigError, MeshError, PeaStartError, UnavailableError
 from mesh.executors.loader import is_yaml_path
 from mesh.flow.addresses import CONTAINER_HOST
-from mesh.launchers.process import LineSink, PeaProcess
+from mesh.launchers.base import ExitCallback, ExitInfo, LineSink, LogTail, start_error
+from mesh.launchers.engine import LABEL, docker_client, owner_label
 from mesh.runtime.config import PeaConfig
 from mesh.yaml.loader import load_yaml
 
-__all__ = ["LABEL", "PeaContainer", "docker_client", "remove_containers",
-           "remove_orphans"]
+__all__ = ["PeaContainer"]
 
 logger = logging.getLogger(__name__)
 
-LABEL = "mesh"
 _NOT_FOUND = 127  # the exit code of the container's init when the image has no `python`
-_ENV_KEYS = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
-_clients: dict[tuple[str | None, ...], Any] = {}
-_lock = threading.Lock()
 
 
-def docker_client() -> Any:
-    """The Docker engine that ``DOCKER_HOST`` (or the default socket) names, or a clear error
-    when none answers. One client per engine address, so a changed environment is honoured."""
-    key = tuple(os.environ.get(k) for k in _ENV_KEYS)
-    with _lock:
-        client = _clients.get(key)
-        if client is None:
-            where = os.environ.get("DOCKER_HOST") or "the default socket (unix:///var/run/docker.sock)"
-            try:
-                import docker
-            except ImportError as exc:
-                raise UnavailableError("the Docker SDK for Python (package `docker`) is not "
-                                       "installed; pods with image= need it and a Docker engine") from exc
-            _probe(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock", where)
-            client = None
-            try:
-                # (ignore: mypy takes the repository's docker/ folder for the SDK)
-                client = docker.from_env(timeout=120)
-                client.ping()
-            except Exception as exc:  # docker.errors.DockerException and connection errors
-                if client is not None:
-                    client.close()
-                raise UnavailableError(
-                    f"no Docker engine answers at {where} ({type(exc).__name__}: {exc}); pods "
-                    "with image= need Docker installed and running on the node that runs them",
-                    detail={"docker_host": os.environ.get("DOCKER_HOST")}) from exc
-            _clients[key] = client
-        return client
-
-
-def _probe(url: str, where: str) -> None:
-    """Connect to the engine's socket once, and close it: an engine that is not there is said
-    at once (the SDK would leave its failed socket open for the garbage collector)."""
-    address: str | tuple[str, int]
-    if url.startswith("unix://"):
-        family, address = socket.AF_UNIX, url[len("unix://"):]
-    elif url.startswith("tcp://"):
-        host, _, port = url[len("tcp://"):].rstrip("/").rpartition(":")
-        if not port.isdigit():
-            return
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        address = (host.strip("[]"), int(port))
-    else:
-        return  # ssh:// and others: the SDK knows how
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(5.0)
-            sock.connect(address)
-    except OSError as exc:
-        raise UnavailableError(
-            f"no Docker engine answers at {where} ({exc.strerror or exc}); pods with image= need "
-            "Docker installed and running on the node that runs them",
-            detail={"docker_host": os.environ.get("DOCKER_HOST")}) from exc
-
-
-def owner_label() -> str:
-    """``host:pid-namespace:pid`` of the process that starts a container. A pid means
-    something only in its own namespace: a jinad in a container (``docker run --network
-    host``, the host's name) that uses the host's engine has pids the host cannot check."""
-    return f"{socket.gethostname()}:{_pid_namespace()}:{os.getpid()}"
-
-
-def _pid_namespace() -> str:
-    try:
-        return os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
-    except OSError:
-        return "-"
-
-
-class PeaContainer(PeaProcess):
-    """``PeaProcess`` with the process replaced by a container.
+class PeaContainer:
+    """One Pea in a container of ``config.image``.
 
     ``cwd`` is where a process Pea would run (the Flow's directory locally, the flow's
     workspace on a node): a relative executor YAML is resolved against it, as a process
@@ -118,13 +43,17 @@ class PeaContainer(PeaProcess):
 
     def __init__(self, *, config: PeaConfig, node: str, sink: LineSink | None = None,
                  env: dict[str, str] | None = None, cwd: str | None = None) -> None:
-        config = _absolute_uses(config, cwd or os.getcwd())
-        super().__init__(kind="pea", name=config.name, config_json=config.to_json(),
-                         port_ctrl=config.port_ctrl, sink=sink, env=env)
-        self.config = config
+        self.config = _absolute_uses(config, cwd or os.getcwd())
+        self.name, self.port_ctrl = self.config.name, self.config.port_ctrl
+        self.config_json = self.config.to_json()
         self.node = node
+        self.env = env or {}
+        self.on_exit: ExitCallback | None = None
+        self.logs = LogTail(self.name, sink)
         self.container: Any = None
+        self._reader: threading.Thread | None = None
         self._exit_code: int | None = None
+        self._stopping = False
 
     def __repr__(self) -> str:
         cid = self.container.short_id if self.container is not None else None
@@ -132,11 +61,7 @@ class PeaContainer(PeaProcess):
 
     @property
     def pid(self) -> int | None:
-        return None
-
-    @property
-    def container_id(self) -> str | None:
-        return self.container.id if self.container is not None else None
+        return None  # a process of the engine's, not of this machine's process tree
 
     @property
     def returncode(self) -> int | None:
@@ -147,6 +72,10 @@ class PeaContainer(PeaProcess):
         if self._exit_code is None:
             self._exit_code = _exit_code(self.container)
         return self._exit_code
+
+    @property
+    def tail(self) -> list[str]:
+        return list(self.logs.lines)
 
     def _where(self) -> str:
         return f"pod {self.config.pod!r} ({self.name}, image {self.config.image!r})"
@@ -194,15 +123,20 @@ class PeaContainer(PeaProcess):
                 detail={**detail, "port": port})
         return PeaStartError(f"{self._where()}: the container did not start: {why}", detail=detail)
 
-    def _start_error(self, what: str) -> PeaStartError:
+    def start_error(self, what: str) -> PeaStartError:
         """Exit code and last log lines, read before the container is removed."""
+        if self.returncode is not None and self._reader is not None:
+            self._reader.join(timeout=1)
         if self.returncode == _NOT_FOUND:
             what += ("; the image cannot run `python -m mesh.runtime.entry`: use an image with "
                      "this project installed and `python` on its PATH")
-        err = super()._start_error(f"(pod {self.config.pod!r}, container of image "
-                                   f"{self.config.image!r}) {what}")
+        err = start_error(self.name, f"(pod {self.config.pod!r}, container of image "
+                          f"{self.config.image!r}) {what}", code=self.returncode, tail=self.tail)
         err.detail.update(pod=self.config.pod, image=self.config.image)
         return err
+
+    def exit_info(self) -> ExitInfo:
+        return ExitInfo(code=self.returncode, tail=self.logs.last(), expected=self._stopping)
 
     def _run_args(self) -> dict[str, Any]:
         cfg = self.config
@@ -239,26 +173,27 @@ class PeaContainer(PeaProcess):
         return {d: {"bind": d, "mode": "ro"} for d in sorted(dirs)}
 
     def _follow(self) -> None:
+        """Follow the container's output to its end (the container stopped), then report."""
         buf = b""
         try:
             for chunk in self.container.logs(stream=True, follow=True):
                 buf += chunk
                 while b"\n" in buf:
                     raw, buf = buf.split(b"\n", 1)
-                    self._line(raw.decode("utf-8", "replace"))
+                    self.logs.line(raw.decode("utf-8", "replace"))
         except Exception as exc:  # noqa: BLE001 - the engine went away; the exit code tells
             logger.debug("log stream of %s ended: %s", self.name, exc)
         if buf:
-            self._line(buf.decode("utf-8", "replace"))
-
-    def _line(self, line: str) -> None:
-        self.tail.append(line)
-        try:
-            self.sink(line)
-        except Exception:
-            logger.exception("log sink for %s failed", self.name)
+            self.logs.line(buf.decode("utf-8", "replace"))
+        if self.on_exit is not None:
+            self._exit_code = _wait_exit(self.container)
+            try:
+                self.on_exit(self, self.exit_info())
+            except Exception:  # noqa: BLE001 - the owner's bug must not hide the exit
+                logger.exception("exit callback of %s failed", self.name)
 
     def terminate(self) -> None:
+        self._stopping = True
         if self.container is not None and self.returncode is None:
             try:
                 self.container.kill(signal="SIGTERM")
@@ -267,14 +202,31 @@ class PeaContainer(PeaProcess):
 
     def stop(self, grace_s: float = 3.0) -> None:
         """Stop (SIGTERM, then SIGKILL after the grace), keep the exit code, remove; never raises."""
+        self._stopping = True
         if self.container is None:
             return
         try:
             self.container.stop(timeout=max(int(grace_s), 1))
         except Exception as exc:  # noqa: BLE001 - already gone
             logger.debug("stopping %s: %s", self.name, exc)
-        self._join_reader()
-        self._exit_code = self._exit_code if self._exit_code is not None else _exit_code(self.container)
+        self._finish()
+
+    def kill(self) -> None:
+        """SIGKILL, keep the exit code, remove; never raises."""
+        self._stopping = True
+        if self.container is None:
+            return
+        try:
+            self.container.kill()
+        except Exception as exc:  # noqa: BLE001 - already gone
+            logger.debug("killing %s: %s", self.name, exc)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+        if self._exit_code is None:
+            self._exit_code = _exit_code(self.container)
         _remove(self.container, self.name)
 
 
@@ -314,43 +266,9 @@ def _exit_code(container: Any) -> int | None:
     return None if state.get("Running") else int(state.get("ExitCode", -1))
 
 
-def remove_orphans() -> int:
-    """Remove containers of Flows whose process died on this machine without closing them."""
-    here = owner_label().rpartition(":")[0]  # this machine's name and pid namespace
-    removed = 0
-    for container in docker_client().containers.list(all=True, filters={"label": [LABEL]}):
-        owner = container.labels.get(f"{LABEL}.owner", "")
-        where, _, pid = owner.rpartition(":")
-        if where == here and pid.isdigit() and not _pid_alive(int(pid)):
-            try:
-                container.remove(force=True)
-                removed += 1
-            except Exception as exc:  # noqa: BLE001
-                logger.warning("container %s not removed: %s", container.short_id, exc)
-    if removed:
-        logger.warning("removed %d containers left by Flows that did not close", removed)
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
+def _wait_exit(container: Any) -> int | None:
+    """The exit code of a container whose output ended (it stopped, or is stopping)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_containers(**labels: str) -> int:
-    """Remove every container carrying these ``mesh.*`` labels; how many were removed."""
-    client = docker_client()
-    filters = [f"{LABEL}.{k}={v}" for k, v in labels.items()] or [LABEL]
-    removed = 0
-    for container in client.containers.list(all=True, filters={"label": filters}):
-        try:
-            container.remove(force=True)
-            removed += 1
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("container %s not removed: %s", container.short_id, exc)
-    return removed
+        return int(container.wait(timeout=10).get("StatusCode", -1))
+    except Exception:  # noqa: BLE001 - removed meanwhile, or the engine is away
+        return _exit_code(container)

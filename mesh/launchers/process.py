@@ -1,8 +1,7 @@
-"""Starting a Pea as a local process, knowing when it is ready, and stopping it."""
+"""A Pea as a local process of its own process group: start, ready, stop, exit report."""
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import signal
@@ -10,48 +9,35 @@ import site
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
-from typing import Any
-
-import zmq
 
 from mesh.errors import PeaStartError
-from mesh.runtime.control import ControlClient
+from mesh.launchers.base import ExitCallback, ExitInfo, LineSink, LogTail, start_error
 
-__all__ = ["LineSink", "PeaProcess", "child_pythonpath", "stop_all", "wait_all_ready"]
+__all__ = ["PeaProcess", "child_pythonpath"]
 
 logger = logging.getLogger(__name__)
-
-LineSink = Callable[[str], None]
-_TAIL = 40
-_READY_POLL_MS = 20
-
-
-def _stderr_sink(line: str) -> None:
-    sys.stderr.write(line + "\n")
+_KILL_WAIT_S = 5.0
 
 
 class PeaProcess:
-    """One Pea or gateway in a child process of its own process group."""
+    """One Pea or gateway in ``python -m mesh.runtime.entry KIND CONFIG``. Its output is read
+    by one thread, which calls ``on_exit`` once the output ends and the exit code is known."""
 
     def __init__(self, *, kind: str, name: str, config_json: str, port_ctrl: int,
                  sink: LineSink | None = None, env: dict[str, str] | None = None,
                  cwd: str | None = None) -> None:
-        self.kind = kind
-        self.name = name
-        self.config_json = config_json
+        self.kind, self.name, self.config_json = kind, name, config_json
         self.port_ctrl = port_ctrl
-        self.sink = sink or _stderr_sink
         self.env = env or {}
         self.cwd = cwd
-        self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
+        self.on_exit: ExitCallback | None = None
+        self.logs = LogTail(name, sink)
         self.proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
+        self._stopping = False
 
     def __repr__(self) -> str:
-        pid = self.proc.pid if self.proc else None
-        return f"<PeaProcess {self.name} pid={pid} ctrl={self.port_ctrl}>"
+        return f"<PeaProcess {self.name} pid={self.pid} ctrl={self.port_ctrl}>"
 
     @property
     def pid(self) -> int | None:
@@ -60,6 +46,10 @@ class PeaProcess:
     @property
     def returncode(self) -> int | None:
         return self.proc.poll() if self.proc else None
+
+    @property
+    def tail(self) -> list[str]:
+        return list(self.logs.lines)
 
     def start(self) -> None:
         env = {**os.environ, **self.env, "MESH_PARENT_PID": str(os.getpid()), "PYTHONUNBUFFERED": "1"}
@@ -72,50 +62,55 @@ class PeaProcess:
         self._reader.start()
 
     def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        with self.proc.stdout:  # the reader owns the pipe and closes it at the child's exit
-            for raw in self.proc.stdout:
-                line = raw.decode("utf-8", "replace").rstrip("\n")
-                self.tail.append(line)
-                try:
-                    self.sink(line)
-                except Exception:  # a broken sink must not stop the draining of the pipe
-                    logger.exception("log sink for %s failed", self.name)
-
-    def wait_ready(self, timeout_s: float) -> None:
-        """Return when the control socket answers; raise if the process exits or time runs out."""
-        wait_all_ready([self], [timeout_s])
-
-    def _start_error(self, what: str) -> PeaStartError:
-        if self._reader is not None and self.returncode is not None:
-            self._reader.join(timeout=1)
-        lines = list(self.tail)[-10:]
-        text = "\n".join(lines)
-        return PeaStartError(f"{self.name} {what}" + (f"; last log lines:\n{text}" if lines else ""),
-                             detail={"pea": self.name, "exit_code": self.returncode, "log_tail": lines})
-
-    def stop(self, grace_s: float = 3.0) -> None:
-        """SIGTERM the process group, wait, then SIGKILL; never raises."""
         proc = self.proc
-        if proc is None or proc.poll() is not None:
-            self._join_reader()
-            return
-        self._signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop within %.1f s, killing it", self.name, grace_s)
-            self._signal(signal.SIGKILL)
+        assert proc is not None and proc.stdout is not None
+        with proc.stdout:  # the reader owns the pipe and closes it at the child's exit
+            for raw in proc.stdout:
+                self.logs.line(raw.decode("utf-8", "replace").rstrip("\n"))
+        proc.wait()
+        if self.on_exit is not None:
             try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                logger.error("%s (pid %d) survived SIGKILL", self.name, proc.pid)
-        self._join_reader()
+                self.on_exit(self, self.exit_info())
+            except Exception:  # noqa: BLE001 - the owner's bug must not hide the exit
+                logger.exception("exit callback of %s failed", self.name)
+
+    def exit_info(self) -> ExitInfo:
+        return ExitInfo(code=self.returncode, tail=self.logs.last(), expected=self._stopping)
+
+    def start_error(self, what: str) -> PeaStartError:
+        if self.returncode is not None:
+            self._join_reader(1.0)  # its last lines say why
+        return start_error(self.name, what, code=self.returncode, tail=self.tail)
 
     def terminate(self) -> None:
         """Ask the process group to stop without waiting."""
+        self._stopping = True
         if self.proc is not None and self.proc.poll() is None:
             self._signal(signal.SIGTERM)
+
+    def stop(self, grace_s: float = 3.0) -> None:
+        """SIGTERM the process group, wait, then SIGKILL; never raises."""
+        self.terminate()
+        proc = self.proc
+        if proc is not None:
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop within %.1f s, killing it", self.name, grace_s)
+                self.kill()
+        self._join_reader(2.0)
+
+    def kill(self) -> None:
+        """SIGKILL the process group and wait for it; never raises."""
+        self._stopping = True
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        self._signal(signal.SIGKILL)
+        try:
+            proc.wait(timeout=_KILL_WAIT_S)
+        except subprocess.TimeoutExpired:
+            logger.error("%s (pid %d) survived SIGKILL", self.name, proc.pid)
 
     def _signal(self, sig: int) -> None:
         assert self.proc is not None
@@ -124,37 +119,9 @@ class PeaProcess:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def _join_reader(self) -> None:
-        if self._reader is not None:
-            self._reader.join(timeout=2)
-
-
-def wait_all_ready(peas: list[PeaProcess], timeouts_s: list[float]) -> None:
-    """Return when every Pea's control socket has answered. Raise for the first Pea that
-    exits or passes its own deadline, while the others are still being waited for: a Pea
-    that fails is reported at once, not after a slower one before it is ready."""
-    start = time.monotonic()
-    poller = zmq.Poller()
-    waiting: dict[Any, tuple[PeaProcess, ControlClient, float]] = {}
-    try:
-        for pea, timeout_s in zip(peas, timeouts_s):
-            ctrl = ControlClient("127.0.0.1", pea.port_ctrl)
-            ctrl.send("status")
-            waiting[ctrl.sock] = (pea, ctrl, timeout_s)
-            poller.register(ctrl.sock, zmq.POLLIN)
-        while waiting:
-            for sock, _ in poller.poll(_READY_POLL_MS):
-                poller.unregister(sock)
-                waiting.pop(sock)[1].close()
-            elapsed = time.monotonic() - start
-            for pea, _, timeout_s in waiting.values():
-                if pea.returncode is not None:
-                    raise pea._start_error(f"exited with code {pea.returncode} before it was ready")
-                if elapsed > timeout_s:
-                    raise pea._start_error(f"was not ready within {timeout_s:g} s")
-    finally:
-        for _, ctrl, _ in waiting.values():
-            ctrl.close()
+    def _join_reader(self, timeout_s: float) -> None:
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(timeout=timeout_s)
 
 
 def child_pythonpath(existing: str | None) -> str:
@@ -171,14 +138,3 @@ def child_pythonpath(existing: str | None) -> str:
             own.append(path)
     parts = [*(existing.split(os.pathsep) if existing else []), *own]
     return os.pathsep.join(dict.fromkeys(p for p in parts if p))
-
-
-def stop_all(peas: list[PeaProcess], grace_s: float) -> None:
-    """SIGTERM every Pea at once, then wait for each (SIGKILL after the grace); never raises."""
-    for pea in peas:
-        pea.terminate()
-    for pea in peas:
-        try:
-            pea.stop(grace_s)
-        except Exception:
-            logger.exception("stopping %s failed", pea.name)

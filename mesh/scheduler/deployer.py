@@ -205,35 +205,11 @@ class Deployer:
                    timeout_s: float = 15.0) -> list[KillReply]:
         """Ask every node to stop the flow's Peas; wait for each live node named in ``nodes``."""
         live = {n.name for n in await self.nodes.list()} | {self.node}  # this node: surely alive
-        waiting = nodes & live
-        replies: list[KillReply] = []
-        inbox = self.bus.nc.new_inbox()
-        done = asyncio.Event()
-
-        async def on_reply(msg: Any) -> None:
-            from mesh.events import codec
-
-            try:
-                reply = codec.decode(msg.data, KillReply)
-            except Exception:  # noqa: BLE001 - an error envelope: that node could not kill
-                logger.warning("a node failed to stop peas of %s: %s", flow_id, msg.data[:200])
-                return
-            replies.append(reply)
-            waiting.discard(reply.node)
-            if not waiting:
-                done.set()
-
-        sub = await self.bus.nc.subscribe(inbox, cb=on_reply)
-        try:
-            await self.bus.nc.publish(subjects.kill(flow_id, pod), _encode(KillRequest(flow_id=flow_id, pod=pod)),
-                                      reply=inbox)
-            if waiting:
-                try:
-                    await asyncio.wait_for(done.wait(), timeout_s)
-                except asyncio.TimeoutError:
-                    logger.warning("nodes %s did not confirm stopping flow %s", sorted(waiting), flow_id)
-        finally:
-            await sub.unsubscribe()
+        replies, errors = await self.bus.gather(
+            subjects.kill(flow_id, pod), KillRequest(flow_id=flow_id, pod=pod), KillReply,
+            expect=nodes & live, who=lambda r: r.node, timeout_s=timeout_s)
+        for err in errors:
+            logger.warning("a node failed to stop Peas of %s: %s", flow_id, err)
         return replies
 
     # -- single pods (``mesh pod --host``, ``Flow.add(host=...)``) -----------------------
@@ -291,12 +267,6 @@ def _ports_request(node: str, count: int) -> PortsRequest:
                               "a node hands out at once; use fewer replicas",
                               detail={"node": node, "ports": count})
     return PortsRequest(count=count)
-
-
-def _encode(model: Any) -> bytes:
-    from mesh.events import codec
-
-    return codec.encode(model)
 
 
 def _record(plan: FlowPlan, flow: Flow, *, yaml_text: str, origin: str) -> FlowRecord:

@@ -69,7 +69,7 @@ async def test_handler_error_is_reraised_with_its_name_message_and_status(bus: B
 
 async def test_error_inside_a_typed_reply_is_reraised_too(bus: Bus) -> None:
     async def kill(req: KillRequest, msg: Msg) -> KillReply:
-        body = ErrorBody(error="NotFoundError", message=f"no flow {req.flow_id}", status=404)
+        body = ErrorBody(error="NotFoundError", message=f"no flow {req.flow_id}", status_code=404)
         return KillReply(ok=False, peas=[{"name": "x"}], error=body)
 
     await bus.subscribe(subjects.KILL_ALL, KillRequest, kill)

@@ -39,13 +39,13 @@ def _node() -> NodeInfo:
         _node(),
         LifecycleEvent(flow="f", pod="p", pea="p/0", node="n1", kind="exited", exit_code=1, time=3.0),
         SpawnRequest(flow_id="f", pod="p", peas=[{"name": "p/0", "uses": "_pass"}], ready_timeout_s=5),
-        SpawnReply(ok=False, error=ErrorBody(error="PeaStartError", message="boom", status=500)),
+        SpawnReply(ok=False, error=ErrorBody(error="PeaStartError", message="boom", status_code=500)),
         KillRequest(flow_id="f", renew_lease_s=30),
         KillReply(ok=True, node="n1", peas=[{"name": "p/0"}]),
         SpawnReply(ok=True, node="n1", address="10.0.0.1", peas=[{"name": "p/0", "port_ctrl": 5}]),
         PortsRequest(count=3),
         PortsReply(node="n1", address="10.0.0.1", ports=[5000, 5001]),
-        ErrorReply(error=ErrorBody(error="X", message="y", detail={"k": [1, 2]}, status=418)),
+        ErrorReply(error=ErrorBody(error="X", message="y", detail={"k": [1, 2]}, status_code=418)),
     ],
 )
 def test_round_trip(model: BaseModel) -> None:
@@ -97,12 +97,29 @@ def test_dumps_rejects_what_json_cannot_hold() -> None:
 
 def test_error_body_keeps_a_mesh_errors_name_status_and_detail() -> None:
     body = ErrorBody.from_exception(NotFoundError("no flow f1", detail={"flow_id": "f1"}))
-    assert body == ErrorBody(error="NotFoundError", message="no flow f1", detail={"flow_id": "f1"}, status=404)
-    assert ErrorBody.from_exception(RuntimeError("x")).status == 500
+    assert body == ErrorBody(error="NotFoundError", message="no flow f1", detail={"flow_id": "f1"}, status_code=404)
+    assert ErrorBody.from_exception(RuntimeError("x")).status_code == 500
 
 
 def test_error_body_forwards_a_remote_error_unchanged() -> None:
     remote = RemoteError("disk full", error="PeaStartError", status=500, detail={"pea": "p/0"})
     body = ErrorBody.from_exception(remote)
-    assert (body.error, body.message, body.status, body.detail) == ("PeaStartError", "disk full", 500, {"pea": "p/0"})
+    assert (body.error, body.message, body.status_code, body.detail) == ("PeaStartError", "disk full", 500, {"pea": "p/0"})
 
+
+
+def test_error_body_reads_the_status_of_older_nodes() -> None:
+    body = ErrorBody.model_validate({"error": "NotFoundError", "message": "m", "status": 404})
+    assert body.status_code == 404
+    assert body.model_dump()["status_code"] == 404
+
+
+def test_a_remote_error_is_the_same_type_as_the_one_raised_remotely() -> None:
+    from mesh.errors import FlowConfigError
+    from mesh.events.errors import remote_error
+
+    err = remote_error(ErrorBody(error="FlowConfigError", message="bad pod", status_code=400))
+    assert isinstance(err, FlowConfigError) and isinstance(err, RemoteError)
+    assert (err.status, err.message, type(err).__name__) == (400, "bad pod", "FlowConfigError")
+    unknown = remote_error(ErrorBody(error="SomethingElse", message="m", status_code=502))
+    assert type(unknown) is RemoteError and unknown.status == 502

@@ -1,0 +1,57 @@
+"""The node's presence in the mesh: its NodeInfo in the nodes bucket, renewed every
+``interval_s`` (the bucket's TTL drops a node that stops), and at once when what it runs
+changes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from mesh.agents.nodeinfo import node_info
+from mesh.events.kv import NodeRegistry
+
+__all__ = ["Heartbeat"]
+
+logger = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    def __init__(self, *, nodes: NodeRegistry, name: str, address: str, port: int,
+                 labels: dict[str, str], version: str, started: float, interval_s: float,
+                 peas: Callable[[], int], failed: Callable[[], list[str]]) -> None:
+        self.nodes = nodes
+        self.identity = {"name": name, "address": address, "port": port, "labels": labels,
+                         "version": version, "started": started}
+        self.interval_s = interval_s
+        self.peas, self.failed = peas, failed
+        self._task: asyncio.Task[None] | None = None
+
+    async def beat(self) -> None:
+        """Publish this node's record now (raises when the broker cannot take it)."""
+        await self.nodes.put(node_info(**self.identity, peas=self.peas(), failed=self.failed()))
+
+    async def beat_soon(self) -> None:
+        """Publish now, or log why not: the broker may be away (nats-py reconnects)."""
+        try:
+            await self.beat()
+        except Exception as exc:  # noqa: BLE001 - the next beat tries again
+            logger.warning("heartbeat not published: %s", exc)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="heartbeat")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.beat_soon()
+
+    async def stop(self) -> None:
+        """Stop beating and leave the mesh at once (no waiting for the TTL)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self.nodes.delete(str(self.identity["name"]))
+        except Exception as exc:  # noqa: BLE001 - the broker is away: the TTL removes us
+            logger.debug("node record not removed: %s", exc)
