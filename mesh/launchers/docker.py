@@ -65,12 +65,11 @@ class PeaContainer:
 
     @property
     def returncode(self) -> int | None:
-        if self.container is None:
-            return None
+        if self.container is None or self._exit_code is not None:
+            return self._exit_code
         if self._reader is not None and self._reader.is_alive():
-            return None
-        if self._exit_code is None:
-            self._exit_code = _exit_code(self.container)
+            return None  # its output has not ended: it runs
+        self._exit_code = _exit_code(self.container)
         return self._exit_code
 
     @property
