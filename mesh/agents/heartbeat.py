@@ -21,15 +21,18 @@ class Heartbeat:
                  labels: dict[str, str], version: str, started: float, interval_s: float,
                  peas: Callable[[], int], failed: Callable[[], list[str]]) -> None:
         self.nodes = nodes
-        self.identity = {"name": name, "address": address, "port": port, "labels": labels,
-                         "version": version, "started": started}
+        self.name, self.address, self.port, self.labels = name, address, port, labels
+        self.version, self.started = version, started
         self.interval_s = interval_s
         self.peas, self.failed = peas, failed
         self._task: asyncio.Task[None] | None = None
 
     async def beat(self) -> None:
         """Publish this node's record now (raises when the broker cannot take it)."""
-        await self.nodes.put(node_info(**self.identity, peas=self.peas(), failed=self.failed()))
+        await self.nodes.put(node_info(name=self.name, address=self.address, port=self.port,
+                                       labels=self.labels, version=self.version,
+                                       started=self.started, peas=self.peas(),
+                                       failed=self.failed()))
 
     async def beat_soon(self) -> None:
         """Publish now, or log why not: the broker may be away (nats-py reconnects)."""
@@ -52,6 +55,6 @@ class Heartbeat:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         try:
-            await self.nodes.delete(str(self.identity["name"]))
+            await self.nodes.delete(self.name)
         except Exception as exc:  # noqa: BLE001 - the broker is away: the TTL removes us
             logger.debug("node record not removed: %s", exc)

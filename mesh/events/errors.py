@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from mesh.errors import (
@@ -81,13 +80,17 @@ class RemoteError(MeshError):
                 "status_code": self.status}
 
 
-@functools.cache
+_REMOTE_CLASSES: dict[type[MeshError], type[RemoteError]] = {}
+
+
 def _remote_class(cls: type[MeshError]) -> type[RemoteError]:
     """``RemoteError`` that is also ``cls``: ``except FlowConfigError`` catches it."""
     if cls is MeshError or issubclass(cls, RemoteError):
         return RemoteError
-    return type(cls.__name__, (RemoteError, cls), {"__module__": cls.__module__,
-                                                   "__doc__": cls.__doc__})
+    if cls not in _REMOTE_CLASSES:
+        _REMOTE_CLASSES[cls] = type(cls.__name__, (RemoteError, cls),
+                                    {"__module__": cls.__module__, "__doc__": cls.__doc__})
+    return _REMOTE_CLASSES[cls]
 
 
 def remote_error(body: ErrorBody, reply: Any = None) -> RemoteError:

@@ -59,7 +59,7 @@ def _check_docker(pods: list[PodSpec]) -> None:
     if not pods:
         return
     from mesh.errors import UnavailableError
-    from mesh.launchers.docker import docker_client, remove_orphans
+    from mesh.launchers.engine import docker_client, remove_orphans
 
     try:
         docker_client()
