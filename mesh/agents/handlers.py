@@ -67,6 +67,7 @@ class Commands:
                                           env={"PYTHONPATH": path},
                                           cwd=str(workdir) if workdir else None)
         except Exception as exc:
+            await self._forget_files(req.flow_id)
             await self.notify(req.flow_id, req.pod, "*", "failed", None, str(exc))
             if isinstance(exc, MeshError):
                 raise on_node(exc, req.pod, self.node) from exc
@@ -90,14 +91,18 @@ class Commands:
     async def stop(self, flow_id: str, pod: str | None, why: str | None) -> list[dict[str, object]]:
         """Stop a flow's (or pod's) Peas here; the flow's workspace goes when no pod is left."""
         runs = await asyncio.to_thread(self.supervisor.kill, flow_id, pod)
-        if not any(key[0] == flow_id for key in list(self.supervisor.pods)):
-            await asyncio.to_thread(remove_workspace, self.state_dir, flow_id)
+        await self._forget_files(flow_id)
         for run in runs:
             await self.notify(run.flow_id, run.pod, "*", "stopped", None, why)
         self.counts["killed"] += sum(len(r.peas) for r in runs)
         if runs:
             await self.changed()
         return [p for r in runs for p in r.describe()]
+
+    async def _forget_files(self, flow_id: str) -> None:
+        """Remove the flow's workspace once no pod of it runs here (a failed spawn's too)."""
+        if not any(key[0] == flow_id for key in list(self.supervisor.pods)):
+            await asyncio.to_thread(remove_workspace, self.state_dir, flow_id)
 
     async def ports(self, req: PortsRequest, _msg: Msg) -> PortsReply:
         return PortsReply(node=self.node, address=self.address,

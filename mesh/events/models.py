@@ -7,9 +7,11 @@ on decode so that older nodes still read newer payloads.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
+
+from mesh.names import Id, check_name
 
 __all__ = [
     "ErrorBody",
@@ -28,6 +30,7 @@ __all__ = [
     "SpawnRequest",
 ]
 
+PodName = Annotated[str, AfterValidator(check_name)]
 LifecycleKind = Literal["started", "ready", "exited", "failed", "stopped"]
 LogStream = Literal["stdout", "stderr", "log"]
 
@@ -122,8 +125,8 @@ class SpawnRequest(Event):
     """Start the peas of one pod on the node that takes the request."""
 
     type: Literal["spawn.request.v1"] = "spawn.request.v1"
-    flow_id: str
-    pod: str
+    flow_id: Id
+    pod: PodName
     peas: list[dict[str, Any]] = Field(default_factory=list, description="pea configs")
     ready_timeout_s: float = 60.0
     files: dict[str, str] = Field(default_factory=dict, description="file name -> base64 content")
@@ -145,8 +148,8 @@ class KillRequest(Event):
     """Stop every pea of a flow, or of one pod of it."""
 
     type: Literal["kill.request.v1"] = "kill.request.v1"
-    flow_id: str
-    pod: str | None = None
+    flow_id: Id
+    pod: PodName | None = None
     renew_lease_s: float | None = Field(default=None, description="renew the lease instead of killing")
 
 

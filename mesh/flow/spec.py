@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from mesh import names
+
 __all__ = ["GATEWAY", "FlowDocument", "FlowSpec", "PodSpec", "check_name"]
 
 GATEWAY = "gateway"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 Port = int
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise ValueError(f"pod name {name!r} must be letters, digits, '-' or '_' "
-                         "(at most 63, starting with a letter or digit)")
+    names.check_name(name)
     if name == GATEWAY:
         raise ValueError("'gateway' is reserved for the Flow's gateway")
     return name
