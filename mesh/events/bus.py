@@ -60,6 +60,7 @@ class Bus:
         self._refused = asyncio.Event()  # the server rejected our credentials while connecting
         self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()  # handlers running as tasks of their own
+        self._up = asyncio.Event()  # connected now (cleared while nats-py reconnects)
 
     def __repr__(self) -> str:
         state = "connected" if self._nc.is_connected else "closed" if self._nc.is_closed else "down"
@@ -140,6 +141,7 @@ class Bus:
                 detail={"servers": self.safe_servers},
             ) from exc
         self._connected_once = True
+        self._up.set()
         url = self._nc.connected_url
         logger.info("%s connected to %s", self.name, url.netloc if url else "?")
 
@@ -315,11 +317,17 @@ class Bus:
         level = logging.WARNING if self._connected_once else logging.DEBUG
         logger.log(level, "%s: nats error: %s: %s", self.name, type(exc).__name__, exc)
 
+    async def wait_connected(self) -> None:
+        """Return once the connection is up (at once when it is)."""
+        await self._up.wait()
+
     async def _on_disconnected(self) -> None:
+        self._up.clear()
         if self._connected_once:
             logger.warning("%s disconnected from NATS", self.name)
 
     async def _on_reconnected(self) -> None:
+        self._up.set()
         url = self._nc.connected_url
         logger.info("%s reconnected to %s", self.name, url.netloc if url else "?")
         for hook in self._reconnect_hooks:
