@@ -1,59 +1,125 @@
-"""``jinad`` flags: each one fills the Settings field of the same name."""
+"""``jinad`` flags, generated from :class:`Settings`: ``--field-name`` per field, its
+description as help. Precedence: a flag, then ``JINAD_FIELD_NAME``, then the default."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
 
-__all__ = ["parse_flags"]
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+
+from mesh import __version__
+from mesh.daemon.settings import Settings
+
+__all__ = ["Flag", "build_parser", "flag_table", "flags", "load_settings"]
+
+DESCRIPTION = ("The jinad mesh daemon: runs Pods for Flows, joins the mesh over NATS, serves "
+               "the HTTP edge.")
 
 
-def _labels(values: list[str]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Flag:
+    """One Settings field as the command line and the environment spell it."""
+
+    field: str
+    flag: str
+    env: str
+    default: str
+    help: str
+
+
+def _default(info: FieldInfo) -> str:
+    if info.default_factory is not None or info.default is None:
+        return ""
+    value = info.default
+    if isinstance(value, Path):
+        home = Path.home()
+        return f"~/{value.relative_to(home)}" if value.is_relative_to(home) else str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def flags() -> list[Flag]:
+    """Every field of Settings, in its order."""
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    return [Flag(field=name, flag="--" + name.replace("_", "-"), env=prefix + name.upper(),
+                 default=_default(info), help=info.description or "")
+            for name, info in Settings.model_fields.items()]
+
+
+def _is_mapping(info: FieldInfo) -> bool:
+    return typing.get_origin(info.annotation) is dict
+
+
+def _metavar(name: str, info: FieldInfo) -> str:
+    args = typing.get_args(info.annotation) or (info.annotation,)
+    if typing.get_origin(info.annotation) is typing.Literal:
+        return "{" + ",".join(map(str, args)) + "}"
+    if name.endswith("_s"):
+        return "SECONDS"
+    kinds = {int: "N", float: "NUMBER", Path: "DIR"}
+    return next((kinds[a] for a in args if a in kinds), "TEXT")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, no usage block: ``jinad: error: ...``, exit code 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="jinad", description=DESCRIPTION, argument_default=argparse.SUPPRESS)
+    for f in flags():
+        info = Settings.model_fields[f.field]
+        shown = f"default: {f.default}; " if f.default else ""
+        extra: dict[str, Any] = {"nargs": "*", "metavar": "K=V"} if _is_mapping(info) else \
+            {"metavar": _metavar(f.field, info)}
+        p.add_argument(f.flag, dest=f.field, help=f"{f.help} ({shown}env {f.env})", **extra)
+    p.add_argument("--version", action="version", version=__version__,
+                   help="print the version and exit")
+    return p
+
+
+def _pairs(flag: str, items: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
     out = {}
-    for item in values:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise argparse.ArgumentTypeError(f"label {item!r} must look like key=value")
+            parser.error(f"argument {flag}: {item!r} must look like key=value")
         out[key] = value
     return out
 
 
-def parse_flags(argv: list[str] | None) -> dict[str, Any]:
-    """Only the flags given: unset ones leave the field to ``JINAD_*`` or its default."""
-    p = argparse.ArgumentParser(prog="jinad", description="The jinad mesh daemon: runs Pods for "
-                                "Flows, joins the mesh over NATS, serves the HTTP edge.",
-                                argument_default=argparse.SUPPRESS)
-    p.add_argument("--host", help="address the HTTP edge binds (default 0.0.0.0)")
-    p.add_argument("--port", type=int, help="HTTP edge port (default 8000)")
-    p.add_argument("--name", help="node name, unique in the mesh (default: hostname)")
-    p.add_argument("--advertise-host", dest="advertise_host",
-                   help="address other nodes and clients dial (default: first private address)")
-    p.add_argument("--labels", nargs="*", metavar="K=V", help="labels used to place pods")
-    p.add_argument("--state-dir", dest="state_dir", help="state directory (default ~/.jinad)")
-    p.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on the edge")
-    p.add_argument("--nats", help="NATS URL(s), comma-separated; an embedded nats-server when unset")
-    p.add_argument("--nats-port", dest="nats_port", type=int, help="embedded nats-server port (default 4222)")
-    p.add_argument("--nats-user", dest="nats_user")
-    p.add_argument("--nats-password", dest="nats_password")
-    p.add_argument("--nats-token", dest="nats_token")
-    p.add_argument("--nats-creds", dest="nats_creds", help="NATS credentials file")
-    p.add_argument("--nats-tls-ca", dest="nats_tls_ca")
-    p.add_argument("--nats-tls-cert", dest="nats_tls_cert")
-    p.add_argument("--nats-tls-key", dest="nats_tls_key")
-    p.add_argument("--nats-replicas", dest="nats_replicas", type=int,
-                   help="copies JetStream keeps of the mesh's KV buckets, files and log streams "
-                        "(default: 3 when the NATS server is in a cluster, else 1)")
-    p.add_argument("--heartbeat-interval-s", dest="heartbeat_interval_s", type=float)
-    p.add_argument("--node-ttl-s", dest="node_ttl_s", type=float)
-    p.add_argument("--ready-timeout-s", dest="ready_timeout_s", type=float)
-    p.add_argument("--max-upload-bytes", dest="max_upload_bytes", type=int,
-                   help="largest Flow upload (YAML and files together) the edge takes")
-    p.add_argument("--log-level", dest="log_level", default="INFO")
-    p.add_argument("--version", action="store_true", help="print the version and exit")
-    values = vars(p.parse_args(argv))
-    if "labels" in values:
-        try:
-            values["labels"] = _labels(values["labels"])
-        except argparse.ArgumentTypeError as exc:
-            p.error(str(exc))
-    return values
+def load_settings(argv: list[str] | None = None) -> Settings:
+    """Settings from ``argv`` (flags given), ``JINAD_*`` and the defaults; a bad value ends
+    the process with one ``jinad: error: ...`` line and exit code 2."""
+    parser = build_parser()
+    given = vars(parser.parse_args(sys.argv[1:] if argv is None else argv))
+    by_field = {f.field: f for f in flags()}
+    for name, value in given.items():
+        if _is_mapping(Settings.model_fields[name]):
+            given[name] = _pairs(by_field[name].flag, value, parser)
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        parser.error("; ".join(_problem(e, by_field) for e in exc.errors()))
+
+
+def _problem(error: Any, by_field: dict[str, Flag]) -> str:
+    loc = [str(part) for part in error["loc"]]
+    f = by_field.get(loc[0]) if loc else None
+    where = f"{f.flag} ({f.env})" if f is not None else ".".join(loc) or "settings"
+    return f"{where}: {error['msg']}"
+
+
+def flag_table() -> str:
+    """The README's table of flags: the same names and words as ``jinad --help``."""
+    rows = ["| flag | env | default | meaning |", "|---|---|---|---|"]
+    rows += [f"| `{f.flag}` | `{f.env}` | {f'`{f.default}`' if f.default else ''} | {f.help} |"
+             for f in flags()]
+    rows.append("| `--version` | | | print the version and exit |")
+    return "\n".join(rows) + "\n"

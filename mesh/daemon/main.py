@@ -10,14 +10,14 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from mesh import __version__
-from mesh.daemon.flags import parse_flags
-from mesh.daemon.settings import Settings
+from mesh.daemon.flags import load_settings
 from mesh.errors import MeshError
+
+if TYPE_CHECKING:
+    from mesh.daemon.node import Wiring
 
 __all__ = ["main"]
 
@@ -30,17 +30,6 @@ def _setup_logging(level: str) -> None:
     setup_pea_logging("jinad", level)
     for noisy in ("sanic.access", "sanic.server"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _advertise(settings: Settings) -> str:
-    if settings.advertise_host:
-        return settings.advertise_host
-    if settings.host not in ("0.0.0.0", "::", ""):
-        return settings.host
-    from mesh.flow.banner import private_addresses
-
-    found = private_addresses()
-    return found[0] if found else "127.0.0.1"
 
 
 def _port_free(port: int) -> bool:
@@ -56,18 +45,10 @@ def _port_free(port: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    flags = parse_flags(argv)
-    if flags.pop("version", False):
-        print(__version__)
-        return 0
-    level = flags.pop("log_level", "INFO")
-    _setup_logging(level)
     try:
-        settings = Settings(**flags)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        print(f"jinad: error: {problems}", file=sys.stderr)
-        return 2
+        settings = load_settings(argv)
+    except SystemExit as exc:  # --help, --version, or a bad value (already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     if settings.port == 0:
         from mesh.net.ports import free_port
 
@@ -75,41 +56,45 @@ def main(argv: list[str] | None = None) -> int:
     elif not _port_free(settings.port):
         print(f"jinad: error: port {settings.port} is in use; pass --port or JINAD_PORT", file=sys.stderr)
         return 2
+    from mesh.daemon.node import wire
+
+    wiring = wire(settings, version=__version__)
+    _setup_logging(wiring.log_level)
     if settings.token is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("the edge listens on %s without a token: anyone who reaches port %d can run "
                        "code here; pass --token or JINAD_TOKEN", settings.host, settings.port)
     try:
-        return _serve(settings)
+        return _serve(wiring)
     except MeshError as exc:
         print(f"jinad: error: {exc.message}", file=sys.stderr)
         return 1
 
 
-def _serve(settings: Settings) -> int:
+def _serve(wiring: Wiring) -> int:
     from mesh.daemon.node import Node
     from mesh.http.app import create_app
 
-    node = Node(settings=settings, address=_advertise(settings), version=__version__)
+    node = Node(wiring)
     node.start_broker()
     try:
         node.check_broker()
     except BaseException:
         node.stop_broker()
         raise
-    app = create_app(name=settings.name, version=__version__, token=settings.token,
-                     max_upload_bytes=settings.max_upload_bytes)
+    app = create_app(**wiring.edge)
     started = time.monotonic()
+    host, port = wiring.server["host"], wiring.server["port"]
 
     @app.before_server_start
     async def _up(app_: Any) -> None:
         await node.start()
-        app_.ctx.agent, app_.ctx.deployer = node.agent, node.deployer
+        app.ctx.attach(node.edge_services())
 
     @app.after_server_start
     async def _ready(app_: Any) -> None:
         _second_signal_kills(app_, node.kill_broker)  # after Sanic's own handlers, to replace them
         logger.info("jinad %s ready: edge http://%s:%d, advertised as %s, NATS %s, mesh size %d",
-                    settings.name, settings.host, settings.port, node.address, node.nats_url,
+                    wiring.name, host, port, node.address, node.nats_url,
                     len(await node.agent.live_nodes()))
 
     @app.before_server_stop
@@ -117,12 +102,11 @@ def _serve(settings: Settings) -> int:
         await node.stop()
         c = node.agent.counts
         logger.info("jinad %s stopped after %.0f s: %d Peas spawned, %d stopped, %d log lines shipped",
-                    settings.name, time.monotonic() - started, c["spawned"], c["killed"],
+                    wiring.name, time.monotonic() - started, c["spawned"], c["killed"],
                     node.agent.shipper.shipped)
 
     try:
-        app.run(host=settings.host, port=settings.port, single_process=True, access_log=False,
-                motd=False)
+        app.run(**wiring.server, single_process=True, access_log=False, motd=False)
     finally:
         node.stop_broker()
     return 0

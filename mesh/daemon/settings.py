@@ -1,14 +1,21 @@
-"""``jinad`` settings: flags and ``JINAD_*`` environment variables fill one object."""
+"""``jinad`` settings: one field, one flag (``--field-name``), one ``JINAD_FIELD_NAME``.
+
+The flags are generated from these fields (:mod:`mesh.daemon.flags`), so a field's
+description is its ``jinad --help`` line and the README's flag table.
+"""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["LogLevel", "Settings"]
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class Settings(BaseSettings):
@@ -17,34 +24,45 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JINAD_", extra="forbid")
 
     host: str = Field("0.0.0.0", description="address the HTTP edge binds")
-    port: int = Field(8000, ge=0, lt=65536, description="HTTP edge port (0: a free one)")
-    name: str = Field(default_factory=socket.gethostname, description="node name, unique in the mesh")
+    port: int = Field(8000, ge=0, lt=65536, description="HTTP edge port; 0 takes a free one")
+    name: str = Field(default_factory=socket.gethostname,
+                      description="node name, unique in the mesh; the host name when unset")
     advertise_host: str | None = Field(None, description="address other nodes and clients dial; "
                                        "the first private address when unset")
-    labels: dict[str, str] = Field(default_factory=dict, description="k=v labels for placement")
+    labels: dict[str, str] = Field(default_factory=dict, description="labels pods are placed by "
+                                   "(--labels zone=a gpu=1; JSON in the environment variable)")
     state_dir: Path = Field(Path.home() / ".jinad", description="where the node keeps its state")
-    token: str | None = Field(None, description="bearer token required on every call but /alive")
-    nats: str | None = Field(None, description="NATS URL(s); an embedded nats-server when unset")
-    nats_port: int = Field(4222, ge=0, lt=65536, description="embedded nats-server port (0: free)")
-    nats_user: str | None = None
-    nats_password: str | None = None
-    nats_token: str | None = None
-    nats_creds: str | None = None
-    nats_tls_ca: str | None = None
-    nats_tls_cert: str | None = None
-    nats_tls_key: str | None = None
+    token: str | None = Field(None, description="bearer token required on every call but /alive; "
+                              "without one, a warning when bound beyond loopback")
+    nats: str | None = Field(None, description="NATS URL(s), comma-separated; an embedded "
+                             "nats-server when unset")
+    nats_port: int = Field(4222, ge=0, lt=65536, description="embedded nats-server port; "
+                           "0, or a port in use, takes a free one")
+    nats_user: str | None = Field(None, description="NATS user name")
+    nats_password: str | None = Field(None, description="NATS password")
+    nats_token: str | None = Field(None, description="NATS token")
+    nats_creds: str | None = Field(None, description="NATS credentials file")
+    nats_tls_ca: str | None = Field(None, description="CA file that signs the NATS server's certificate")
+    nats_tls_cert: str | None = Field(None, description="client certificate for NATS")
+    nats_tls_key: str | None = Field(None, description="key of the client certificate for NATS")
     nats_replicas: int | None = Field(None, ge=1, le=5, description="copies JetStream keeps of "
-                                      "the mesh's buckets and streams; unset: 3 in a NATS cluster, "
-                                      "else 1")
-    heartbeat_interval_s: float = Field(2.0, gt=0)
+                                      "the mesh's buckets and streams; when unset, 3 in a "
+                                      "NATS cluster, else 1")
+    heartbeat_interval_s: float = Field(2.0, gt=0, description="seconds between the node's heartbeats")
     node_ttl_s: float = Field(6.0, gt=0, description="a node silent this long leaves the mesh")
-    ready_timeout_s: float = Field(60.0, gt=0, description="default Pea ready deadline")
-    spawn_timeout_s: float = Field(90.0, gt=0, description="how long the edge waits for a node")
-    stop_grace_s: float = Field(3.0, gt=0)
-    lease_s: float = Field(15.0, gt=0, description="a pod whose owner stops renewing is removed")
-    log_max_age_s: float = Field(24 * 3600, gt=0)
-    log_max_bytes: int = Field(256 * 1024 * 1024, gt=0)
-    max_upload_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    ready_timeout_s: float = Field(60.0, gt=0, description="Pea ready deadline of pods that "
+                                   "set no timeout_ready_s")
+    spawn_timeout_s: float = Field(90.0, gt=0, description="how long the edge waits for a node "
+                                   "to start a pod")
+    stop_grace_s: float = Field(3.0, gt=0, description="seconds a Pea has to stop before SIGKILL")
+    lease_s: float = Field(15.0, gt=0, description="lease of remote pods whose request "
+                           "names no length (PUT /pod/{id}/lease, PUT /pod with lease: true)")
+    log_max_age_s: float = Field(24 * 3600, gt=0, description="how long the mesh keeps log lines")
+    log_max_bytes: int = Field(256 * 1024 * 1024, gt=0, description="how many bytes of log "
+                               "lines the mesh keeps")
+    max_upload_bytes: int = Field(32 * 1024 * 1024, gt=0, description="largest Flow upload "
+                                  "(YAML and files together) the edge takes; a larger one is a 413")
+    log_level: LogLevel = Field("INFO", description="how much jinad logs")
 
     @field_validator("name")
     @classmethod
@@ -55,3 +73,8 @@ class Settings(BaseSettings):
         if value == "any":
             raise ValueError("'any' is reserved")
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value

@@ -1,22 +1,25 @@
-"""The HTTP edge of a node: a Sanic app over the agent and the deployer."""
+"""The HTTP edge of a node: a Sanic app whose typed context holds the node's services."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sanic import Sanic
 from sanic_ext import Extend
 
 from mesh.http.auth import install_auth
+from mesh.http.context import EdgeApp, EdgeContext
 from mesh.http.errors import install_error_handlers
 from mesh.http.routes import flows, logs, nodes, pods
 
 __all__ = ["create_app"]
 
 
-def create_app(*, name: str, version: str, token: str | None, max_upload_bytes: int,
-               ctx: dict[str, Any] | None = None) -> Sanic:
-    app = Sanic(f"jinad_{name}".replace("-", "_").replace(".", "_"), configure_logging=False)
+def create_app(*, name: str, address: str, version: str, token: str | None,
+               max_upload_bytes: int, default_lease_s: float) -> EdgeApp:
+    """The edge; ``app.ctx.attach(EdgeServices(...))`` once the node has started."""
+    ctx = EdgeContext(name=name, address=address, version=version,
+                      max_upload_bytes=max_upload_bytes, default_lease_s=default_lease_s)
+    app: EdgeApp = Sanic(f"jinad_{name}".replace("-", "_").replace(".", "_"), ctx=ctx,
+                         configure_logging=False)
     app.config.REQUEST_MAX_SIZE = max_upload_bytes + 1024 * 1024
     app.config.REQUEST_TIMEOUT = 600
     app.config.RESPONSE_TIMEOUT = 600
@@ -27,10 +30,6 @@ def create_app(*, name: str, version: str, token: str | None, max_upload_bytes: 
     app.config.API_DESCRIPTION = "The HTTP edge of a jinad node: flows, pods, nodes, logs."
     app.config.CORS = False
     Extend(app)
-    app.ctx.version = version
-    app.ctx.max_upload_bytes = max_upload_bytes
-    for key, value in (ctx or {}).items():
-        setattr(app.ctx, key, value)
     for bp in (nodes.bp, flows.bp, pods.bp, logs.bp):
         app.blueprint(bp)
     install_error_handlers(app)

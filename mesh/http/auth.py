@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hmac
 
-from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from mesh.http.context import EdgeApp, EdgeRequest
 from mesh.http.errors import error_response
 
 __all__ = ["OPEN_PATHS", "install_auth"]
@@ -14,13 +14,13 @@ __all__ = ["OPEN_PATHS", "install_auth"]
 OPEN_PATHS = ("/alive",)
 
 
-def install_auth(app: Sanic, token: str | None) -> None:
+def install_auth(app: EdgeApp, token: str | None) -> None:
     if not token:
         return
     expected = f"Bearer {token}".encode()
 
     @app.on_request
-    async def check_token(request: Request) -> HTTPResponse | None:
+    async def check_token(request: EdgeRequest) -> HTTPResponse | None:
         if request.path.rstrip("/") in OPEN_PATHS:
             return None
         given = (request.headers.get("authorization") or "").encode()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from sanic import Request
-
 from mesh.errors import BadRequestError
+from mesh.http.context import EdgeRequest
 
 __all__ = ["UploadTooLargeError", "collect_files", "safe_relpath", "single_file"]
 
@@ -25,7 +24,7 @@ class UploadTooLargeError(BadRequestError):
     status = 413
 
 
-def collect_files(request: Request, *, max_bytes: int) -> dict[str, bytes]:
+def collect_files(request: EdgeRequest, *, max_bytes: int) -> dict[str, bytes]:
     """Every uploaded file by its relative path; all of them, the Flow YAML included, may
     not be more than ``max_bytes`` together."""
     files: dict[str, bytes] = {}
@@ -42,7 +41,7 @@ def collect_files(request: Request, *, max_bytes: int) -> dict[str, bytes]:
     return files
 
 
-def single_file(request: Request, field: str) -> bytes:
+def single_file(request: EdgeRequest, field: str) -> bytes:
     items = request.files.getlist(field, []) if request.files else []
     if not items:
         raise BadRequestError(f"no file in the multipart field {field!r}; send the Flow YAML as "

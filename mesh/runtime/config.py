@@ -98,11 +98,11 @@ def config_to_dict(cfg: PeaConfig | GatewayConfig) -> dict[str, Any]:
 def config_from_dict(data: dict[str, Any]) -> PeaConfig | GatewayConfig:
     data = dict(data)
     cls = GatewayConfig if data.pop("kind", "pea") == "gateway" else PeaConfig
-    for key in ("inputs", "outputs"):
-        data[key] = [SocketSpec(**s) for s in data.get(key, [])]
     try:
+        for key in ("inputs", "outputs"):
+            data[key] = [SocketSpec(**s) for s in data.get(key, [])]
         return cls(**data)
-    except TypeError as exc:
+    except TypeError as exc:  # a socket entry or a field that is not the config's
         from mesh.errors import BadRequestError
 
         raise BadRequestError(f"invalid Pea configuration: {exc}") from exc

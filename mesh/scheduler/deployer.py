@@ -31,26 +31,34 @@ from mesh.events.records import FlowRecord, GatewayRecord, PeaRecord, PodRecord
 from mesh.executors.checks import check_builtins
 from mesh.flow.addresses import NodeRef, Placement
 from mesh.flow.flow import Flow
-from mesh.flow.spec import PodSpec
+from mesh.flow.spec import FlowSpec, PodSpec
 from mesh.flow.topology import FlowPlan, PodPlan, plan_flow, plan_pod_alone
 from mesh.runtime.config import GatewayConfig, PeaConfig, config_from_dict, config_to_dict
 from mesh.scheduler.placer import choose_node, pea_count
 
-__all__ = ["Deployer"]
+__all__ = ["MAX_PORTS", "Deployer"]
 
 logger = logging.getLogger(__name__)
-_MAX_PORTS = 1024  # PortsRequest.count
+# the most ports a node hands out at once: PortsRequest's own bound, so the two never disagree
+MAX_PORTS: int = next(m.le for m in PortsRequest.model_fields["count"].metadata if hasattr(m, "le"))
 
 
 class Deployer:
     def __init__(self, *, bus: Bus, node: str, nodes: NodeRegistry, flows: FlowStore,
                  spawn_timeout_s: float, files: FlowFiles | None = None,
-                 register: Callable[[], Awaitable[None]] | None = None) -> None:
+                 register: Callable[[], Awaitable[None]] | None = None,
+                 ready_timeout_s: float = 60.0) -> None:
         self.bus, self.node = bus, node
         self.register = register
         self.nodes, self.flows = nodes, flows
         self.files = files or FlowFiles(bus.jetstream)
         self.spawn_timeout_s = spawn_timeout_s
+        self.ready_timeout_s = ready_timeout_s  # for pods and flows that set no timeout_ready_s
+
+    def _ready_s(self, spec: PodSpec | FlowSpec) -> float:
+        """The spec's ``timeout_ready_s`` when its YAML or request set it, else this node's."""
+        given = "timeout_ready_s" in spec.model_fields_set
+        return spec.timeout_ready_s if given else self.ready_timeout_s
 
     async def _live_and_here(self) -> tuple[list[NodeInfo], NodeInfo]:
         """The live nodes and this one. A record that expired while this node was too busy to
@@ -113,8 +121,8 @@ class Deployer:
     async def _spawn_all(self, plan: FlowPlan, flow: Flow, files: dict[str, bytes]) -> list[SpawnReply]:
         files_ref = await self._stash(plan.flow_id, files)
         jobs = [self._spawn(plan.flow_id, "gateway", plan.gateway_node.name, [plan.gateway],
-                            flow.spec.timeout_ready_s, None)]
-        jobs += [self._spawn(plan.flow_id, pp.name, pp.node.name, pp.peas, pp.spec.timeout_ready_s,
+                            self._ready_s(flow.spec), None)]
+        jobs += [self._spawn(plan.flow_id, pp.name, pp.node.name, pp.peas, self._ready_s(pp.spec),
                              files_ref) for pp in plan.pods]
         results = await asyncio.gather(*jobs, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -242,7 +250,7 @@ class Deployer:
         await self.flows.put(pod_id, record)
         try:
             reply = await self._spawn(pod_id, pod.name or "pod", node.name, configs,
-                                      pod.timeout_ready_s, await self._stash(pod_id, files),
+                                      self._ready_s(pod), await self._stash(pod_id, files),
                                       lease_s=lease_s)
         except BaseException as exc:
             await self._abort(record, exc)
@@ -262,8 +270,8 @@ class Deployer:
 
 
 def _ports_request(node: str, count: int) -> PortsRequest:
-    if count > _MAX_PORTS:
-        raise FlowConfigError(f"this needs {count} ports on node {node}, more than the {_MAX_PORTS} "
+    if count > MAX_PORTS:
+        raise FlowConfigError(f"this needs {count} ports on node {node}, more than the {MAX_PORTS} "
                               "a node hands out at once; use fewer replicas",
                               detail={"node": node, "ports": count})
     return PortsRequest(count=count)

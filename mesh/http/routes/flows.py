@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sanic import Blueprint, Request
+from sanic import Blueprint
 from sanic.response import HTTPResponse, json, text
 
 from mesh.errors import BadRequestError
 from mesh.events.records import FlowRecord
+from mesh.http.context import EdgeRequest
+from mesh.http.models import DeleteFlowQuery, FlowQuery
 from mesh.http.uploads import collect_files, single_file
+from mesh.http.validation import query
 
 __all__ = ["bp", "flow_body"]
 
@@ -26,7 +29,7 @@ def flow_body(record: FlowRecord) -> dict[str, Any]:
 
 
 @bp.put("/flow/yaml", strict_slashes=False)
-async def create_flow(request: Request) -> HTTPResponse:
+async def create_flow(request: EdgeRequest) -> HTTPResponse:
     """Start a Flow from an uploaded YAML (field ``yamlspec``) on the nodes it names."""
     from mesh.flow.flow import Flow
 
@@ -45,29 +48,28 @@ async def create_flow(request: Request) -> HTTPResponse:
 
 
 @bp.get("/flow/<flow_id:str>")
-async def get_flow(request: Request, flow_id: str) -> HTTPResponse:
+@query(FlowQuery)
+async def get_flow(request: EdgeRequest, flow_id: str, query: FlowQuery) -> HTTPResponse:
     """The Flow's gateway (``host``, ``port``), YAML, and each pod's node and status."""
     if flow_id == "parameters":
         from mesh.flow.spec import FlowDocument
 
         return json(FlowDocument.model_json_schema(by_alias=True))
     record = await request.app.ctx.deployer.get(flow_id)
-    if request.args.get("yaml_only", "").lower() in ("1", "true", "yes"):
+    if query.yaml_only:
         return text(record.yaml, content_type="application/yaml")
     return json(flow_body(record))
 
 
 @bp.get("/flows")
-async def list_flows(request: Request) -> HTTPResponse:
+async def list_flows(request: EdgeRequest) -> HTTPResponse:
     records = await request.app.ctx.deployer.list()
     return json({"status_code": 200, "flows": [flow_body(r) for r in records if r.kind == "flow"]})
 
 
 @bp.delete("/flow", strict_slashes=False)
-async def delete_flow(request: Request) -> HTTPResponse:
+@query(DeleteFlowQuery)
+async def delete_flow(request: EdgeRequest, query: DeleteFlowQuery) -> HTTPResponse:
     """Stop every Pea of the Flow on every node, then answer."""
-    flow_id = request.args.get("flow_id")
-    if not flow_id:
-        raise BadRequestError("give the flow as a query parameter: DELETE /flow?flow_id=<id>")
-    await request.app.ctx.deployer.delete(flow_id)
-    return json({"status_code": 200, "flow_id": flow_id, "status": "deleted"})
+    await request.app.ctx.deployer.delete(query.flow_id)
+    return json({"status_code": 200, "flow_id": query.flow_id, "status": "deleted"})

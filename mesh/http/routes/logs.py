@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import Awaitable
 from typing import Any
 
-from sanic import Blueprint, Request
+from pydantic import ValidationError
+from sanic import Blueprint
+from sanic.exceptions import WebsocketClosed
 from sanic.response import HTTPResponse
+from websockets.exceptions import ConnectionClosed
 
-from mesh.errors import MeshError, NotFoundError
+from mesh.errors import BadRequestError, MeshError, NotFoundError
 from mesh.events.codec import dumps, encode
-from mesh.events.models import LogRecord
-from mesh.events.streams import has_logs, replay_logs
+from mesh.http.context import EdgeRequest
+from mesh.http.models import LogsQuery, ResumeMessage
+from mesh.http.validation import problems, query
 
 __all__ = ["bp"]
 
@@ -21,21 +25,18 @@ bp = Blueprint("logs")
 _WATCH_S = 1.0
 
 
-def _records(request: Request, flow_id: str, pod: str | None, follow: bool) -> AsyncGenerator[LogRecord, None]:
-    return replay_logs(request.app.ctx.agent.bus.jetstream, flow_id, pod, follow=follow)
-
-
 @bp.get("/logs/<flow_id:str>")
-async def stream_logs(request: Request, flow_id: str) -> HTTPResponse | None:
+@query(LogsQuery)
+async def stream_logs(request: EdgeRequest, flow_id: str, query: LogsQuery) -> HTTPResponse | None:
     """Server-sent events, one JSON LogRecord per event, from the flow's first line.
 
     ``?pod=NAME`` narrows to one pod; ``?follow=1`` keeps streaming new lines.
     """
-    pod = request.args.get("pod") or None
-    follow = request.args.get("follow", "").lower() in ("1", "true", "yes")
-    if not await request.app.ctx.deployer.exists(flow_id):
+    ctx = request.app.ctx
+    follow = query.follow
+    if not await ctx.deployer.exists(flow_id):
         # a deleted (or failed) flow's lines stay in the stream for a post-mortem read
-        if not await _has_logs(request, flow_id, pod):
+        if not await ctx.logs.has_logs(flow_id, query.pod):
             raise NotFoundError(f"no flow or pod with id {flow_id!r} in the mesh, and no logs of it",
                                 detail={"flow_id": flow_id})
         follow = False  # it writes no more
@@ -43,7 +44,7 @@ async def stream_logs(request: Request, flow_id: str) -> HTTPResponse | None:
                                      headers={"Cache-Control": "no-cache"})
 
     async def pump() -> None:
-        async with contextlib.aclosing(_records(request, flow_id, pod, follow)) as records:
+        async with contextlib.aclosing(ctx.logs.replay(flow_id, query.pod, follow=follow)) as records:
             async for rec in records:
                 await response.send(b"data: " + encode(rec) + b"\n\n")
 
@@ -52,14 +53,7 @@ async def stream_logs(request: Request, flow_id: str) -> HTTPResponse | None:
     return None
 
 
-async def _has_logs(request: Request, flow_id: str, pod: str | None) -> bool:
-    try:
-        return await has_logs(request.app.ctx.agent.bus.jetstream, flow_id, pod)
-    except ValueError:  # not a name any flow or pod can have
-        return False
-
-
-async def _until_gone(request: Request, flow_id: str, work: Any) -> None:
+async def _until_gone(request: EdgeRequest, flow_id: str, work: Awaitable[None]) -> None:
     """Run ``work`` until it ends or the flow is deleted (a followed stream then ends)."""
     task = asyncio.ensure_future(work)
     try:
@@ -75,26 +69,40 @@ async def _until_gone(request: Request, flow_id: str, work: Any) -> None:
             await task
 
 
-@bp.websocket("/logstream/<flow_id:str>")
-async def logstream(request: Request, ws: Any, flow_id: str) -> None:
-    """A websocket of LogRecords; the client may first send ``{"from": N}`` to skip N lines.
-    An unknown id gets the error envelope as one message, then a close with code 4404."""
-    try:
-        await request.app.ctx.deployer.get(flow_id)
-    except MeshError as exc:
-        await ws.send(dumps(exc.to_dict() | {"status_code": exc.status}).decode())
-        await ws.close(code=4000 + exc.status, reason=exc.message[:120])
-        return
-    skip = 0
-    with contextlib.suppress(Exception):
-        first = await ws.recv(timeout=0.2)
-        if first:
-            import orjson
+async def _close_with(ws: Any, exc: MeshError) -> None:
+    """The error envelope as one message, then a close with code 4000 + its status."""
+    await ws.send(dumps(exc.to_dict()).decode())
+    await ws.close(code=4000 + exc.status, reason=exc.message[:120])
 
-            skip = int(orjson.loads(first).get("from", 0))
+
+async def _resume_from(ws: Any) -> int:
+    """Lines to skip: the client may first send ``{"from": N}`` (nothing within 0.2 s: 0)."""
+    first = await ws.recv(timeout=0.2)
+    if not first:
+        return 0
+    try:
+        return ResumeMessage.model_validate_json(first).from_
+    except ValidationError as exc:
+        raise BadRequestError(f"first message: {problems(exc)[0]}; send {{\"from\": N}}") from exc
+
+
+@bp.websocket("/logstream/<flow_id:str>")  # type: ignore[untyped-decorator]
+async def logstream(request: EdgeRequest, ws: Any, flow_id: str) -> None:
+    """A websocket of LogRecords; the client may first send ``{"from": N}`` to skip N lines.
+    An unknown id or a bad first message gets the error envelope as one message, then a
+    close with code 4000 + its status (4404, 4400)."""
+    ctx = request.app.ctx
+    try:
+        await ctx.deployer.get(flow_id)
+        skip = await _resume_from(ws)
+    except MeshError as exc:
+        await _close_with(ws, exc)
+        return
+    except (ConnectionClosed, WebsocketClosed):
+        return  # the client left before the stream began
 
     async def pump() -> None:
-        async with contextlib.aclosing(_records(request, flow_id, None, True)) as records:
+        async with contextlib.aclosing(ctx.logs.replay(flow_id, None, follow=True)) as records:
             n = 0
             async for rec in records:
                 n += 1

@@ -1,0 +1,113 @@
+"""What the edge's routes take: JSON bodies and query strings, as pydantic models.
+
+They validate the input (a wrong type is a 400 naming the field, see
+:mod:`mesh.http.validation`) and describe it in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from mesh.flow.spec import PodSpec
+from mesh.names import Id, check_name
+from mesh.runtime.config import GatewayConfig, PeaConfig
+from mesh.scheduler.deployer import MAX_PORTS
+
+__all__ = ["DeleteFlowQuery", "DeletePodQuery", "FlowQuery", "LeaseQuery", "LogsQuery",
+           "MAX_PORTS", "PodRequest", "PortsBody", "ResumeMessage"]
+
+PodName = Annotated[str, AfterValidator(check_name)]
+LeaseS = Annotated[float, Field(gt=0, description="seconds")]
+
+_CONFIGS: dict[str, TypeAdapter[Any]] = {"pea": TypeAdapter(PeaConfig), "gateway": TypeAdapter(GatewayConfig)}
+
+
+def _check_pea(data: dict[str, Any]) -> dict[str, Any]:
+    """A Pea configuration as a planner wrote it (``config_to_dict``): checked, kept as is."""
+    kind = data.get("kind", "pea")
+    if kind not in _CONFIGS:
+        raise ValueError(f"kind must be 'pea' or 'gateway', not {kind!r}")
+    _CONFIGS[kind].validate_python({k: v for k, v in data.items() if k != "kind"})
+    return data
+
+
+class PodRequest(PodSpec):
+    """``PUT /pod``: the pod's arguments (as in ``Flow.add``), and how to run it."""
+
+    pod_id: Id | None = Field(None, description="id of the pod in the mesh (default: a new one)")
+    flow_id: Id | None = Field(None, description="older name of pod_id")
+    peas: list[Annotated[dict[str, Any], AfterValidator(_check_pea)]] | None = Field(
+        None, description="Pea configurations planned by the caller (default: this node plans)")
+    lease_s: LeaseS | None = Field(None, description="remove the pod unless its lease is renewed "
+                                   "within this many seconds (PUT /pod/{id}/lease)")
+    lease: bool = Field(False, description="a lease of the node's default length (jinad "
+                        "--lease-s) when lease_s is not given")
+    files: dict[str, Any] | None = Field(None, description="ignored: files travel with a Flow "
+                                         "(PUT /flow/yaml)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lease_true(cls, data: Any) -> Any:
+        """``"lease_s": true`` asks for a lease of the default length."""
+        if isinstance(data, dict) and data.get("lease_s") is True:
+            return {**data, "lease_s": None, "lease": True}
+        return data
+
+    def pod(self) -> PodSpec:
+        """The pod's own arguments, those given marked as set (``model_fields_set``)."""
+        given = self.model_fields_set & set(PodSpec.model_fields)
+        return PodSpec.model_validate({k: getattr(self, k) for k in given})
+
+    def lease_length(self, default_s: float) -> float | None:
+        return self.lease_s if self.lease_s is not None else default_s if self.lease else None
+
+
+class LeaseQuery(BaseModel):
+    """``PUT /pod/{id}/lease?lease_s=``."""
+
+    lease_s: LeaseS | None = Field(None, description="renew for this long (default: the node's "
+                                   "lease, jinad --lease-s)")
+
+
+class PortsBody(BaseModel):
+    """``POST /ports``: free ports on a node, chosen by that node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str | None = Field(None, description="node name or address (default: this node)")
+    count: int = Field(1, ge=1, le=MAX_PORTS, description="how many")
+
+
+class FlowQuery(BaseModel):
+    """``GET /flow/{id}``."""
+
+    yaml_only: bool = Field(False, description="answer with the Flow's YAML only")
+
+
+class DeleteFlowQuery(BaseModel):
+    """``DELETE /flow?flow_id=``."""
+
+    flow_id: Id = Field(description="the Flow to stop")
+
+
+class DeletePodQuery(BaseModel):
+    """``DELETE /pod?pod_id=``."""
+
+    pod_id: Id = Field(description="the pod to stop")
+
+
+class LogsQuery(BaseModel):
+    """``GET /logs/{id}``."""
+
+    pod: PodName | None = Field(None, description="only this pod's lines")
+    follow: bool = Field(False, description="keep streaming new lines until the Flow is deleted")
+
+
+class ResumeMessage(BaseModel):
+    """The first websocket message of ``/logstream/{id}``, optional."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(0, ge=0, alias="from", description="skip this many lines")
