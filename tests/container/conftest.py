@@ -16,7 +16,6 @@ import contextlib
 import io
 import os
 import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.container.support import IMAGE, LABEL, RUN_ID, containers, write_tagger
+from tests.fixtures.waiting import wait_for
 
 REQUIRE = os.environ.get("MESH_REQUIRE_DOCKER") == "1"
 
@@ -70,12 +70,14 @@ def no_container_left(docker_engine: Any) -> Iterator[None]:
     """Fail a test that leaves a ``mesh`` container behind (and remove what it left)."""
     before = {c.id for c in containers(docker_engine)}
     yield
-    deadline = time.monotonic() + 5
-    while True:
-        left = [c for c in containers(docker_engine) if c.id not in before and _ours(c)]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+
+    def left_now() -> list[Any]:
+        return [c for c in containers(docker_engine) if c.id not in before and _ours(c)]
+
+    with contextlib.suppress(AssertionError):  # what is left is removed and reported below
+        wait_for(lambda: not left_now(), timeout_s=5, interval_s=0.1,
+                 what="the containers of this test to go")
+    left = left_now()
     names = [f"{c.name} ({c.labels.get(f'{LABEL}.pea')}, {c.status})" for c in left]
     for c in left:
         c.remove(force=True)

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.fixtures.waiting import wait_until  # noqa: F401 - re-exported for the tests here
-
 IMAGE = os.environ.get("MESH_IMAGE", "jinad-mesh:latest")
 LABEL = "mesh"
 RUN_ID = secrets.token_hex(3)  # in names of this run's nodes and images: parallel runs do not mix

@@ -14,7 +14,8 @@ import pytest
 from mesh import Flow
 from mesh.errors import BadRequestError, FlowConfigError, PeaStartError, UnavailableError
 from tests.container.support import IMAGE, containers
-from tests.fixtures.procs import wait_no_mesh_children
+from tests.fixtures.procs import mesh_children
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.container
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.container
 @pytest.fixture(autouse=True)
 def no_process_left() -> Iterator[None]:
     yield
-    assert wait_no_mesh_children() == []
+    wait_for(lambda: not mesh_children(), timeout_s=5, what="the Peas of this process to exit")
 
 
 def test_image_that_does_not_exist_is_a_400_at_once(docker_engine: Any) -> None:

@@ -23,10 +23,10 @@ from tests.container.support import (
     index_until_every_replica,
     jinad_name,
     tagger_yaml,
-    wait_until,
 )
 from tests.fixtures.jinad import JinadNode
 from tests.fixtures.logtap import LogTap
+from tests.fixtures.waiting import wait_for
 from tests.integration.jinad_support import assert_clean, upload
 
 pytestmark = pytest.mark.container
@@ -75,15 +75,15 @@ def test_container_logs_reach_nats_and_delete_removes_the_containers(
         for pea in ("enc/0", "enc/1"):
             subject = subjects.logs(flow_id, "enc", pea)  # jinad.logs.<flow>.enc.enc~0
             assert subject == f"jinad.logs.{flow_id}.enc.enc~{pea[-1]}"
-            wait_until(partial(tap.has, subject, "ready and listening"), timeout_s=10,
-                       what=f"the ready line of {pea} on {subject}")
+            wait_for(partial(tap.has, subject, "ready and listening"), timeout_s=10,
+                     what=f"the ready line of {pea} on {subject}")
 
         def tagged() -> list[str]:
             return [r["pea"] for r in list(tap.records) if r["flow"] == flow_id
                     and r["message"] == "TAGGER enc tags 1 docs"]
 
-        wait_until(lambda: len(tagged()) == len(results), timeout_s=10,
-                   what="a line per request from the executors")
+        wait_for(lambda: len(tagged()) == len(results), timeout_s=10,
+                 what="a line per request from the executors")
         assert set(tagged()) == {"enc/0", "enc/1"}
         records = [r for r in list(tap.records) if r["pea"] in ("enc/0", "enc/1")]
         assert {r["node"] for r in records} == {node.name} and {r["level"] for r in records} >= {"INFO"}
@@ -92,8 +92,8 @@ def test_container_logs_reach_nats_and_delete_removes_the_containers(
         assert deleted.status_code == 200, deleted.text
         assert containers(docker_engine, flow=flow_id) == []
         assert not workspace.exists()
-        wait_until(partial(tap.has, subjects.logs(flow_id, "enc", "enc/0"), "terminated"),
-                   timeout_s=10, what="the last line of enc/0, shipped before its removal")
+        wait_for(partial(tap.has, subjects.logs(flow_id, "enc", "enc/0"), "terminated"),
+                 timeout_s=10, what="the last line of enc/0, shipped before its removal")
 
 
 def test_image_pod_placed_on_this_node_from_a_local_flow(

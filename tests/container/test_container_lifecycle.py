@@ -18,9 +18,10 @@ import pytest
 
 from mesh import Flow
 from mesh.errors import PeaStartError
-from mesh.runtime import container as container_mod
-from tests.container.support import IMAGE, containers, wait_until, write_tagger
-from tests.fixtures.procs import mesh_children, wait_no_mesh_children
+from mesh.launchers import docker as container_mod
+from tests.container.support import IMAGE, containers, write_tagger
+from tests.fixtures.procs import mesh_children
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.container
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.container
 @pytest.fixture(autouse=True)
 def no_process_left() -> Iterator[None]:
     yield
-    assert wait_no_mesh_children() == []
+    wait_for(lambda: not mesh_children(), timeout_s=5, what="the Peas of this process to exit")
 
 
 def test_executor_that_raises_in_its_constructor(docker_engine: Any, tmp_path: Path) -> None:
@@ -133,8 +134,8 @@ def test_containers_of_a_killed_flow_process_go_at_the_next_flow_start(
             proc.wait(5)
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stdin.close()  # type: ignore[union-attr]
-    wait_until(lambda: not mesh_children(proc.pid), timeout_s=10,
-               what="the killed Flow's processes to notice their parent is gone")
+    wait_for(lambda: not mesh_children(proc.pid), timeout_s=10,
+             what="the killed Flow's processes to notice their parent is gone")
     box.reload()
     assert box.status == "running"  # nothing in the container can see the Flow process die
     with Flow().add(name="next", image=IMAGE):

@@ -20,7 +20,7 @@ import requests
 from mesh.net.ports import free_port
 from tests.container.support import IMAGE, LABEL
 from tests.fixtures.docker import REPO, compose_command, wait_alive, walkthrough
-from tests.integration.jinad_support import wait_until
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.container
 
@@ -115,8 +115,8 @@ def test_compose_stack_runs_the_seed_walkthrough_and_leaves_nothing(
     finally:
         yaml_path.unlink()
     assert requests.get(f"http://127.0.0.1:{n1}/flow/{done.flow_id}", timeout=5).status_code == 404
-    wait_until(lambda: all(n["peas"] == 0 for n in requests.get(
-        f"http://127.0.0.1:{n1}/nodes", timeout=5).json()["nodes"]), timeout_s=10, every_s=0.2,
+    wait_for(lambda: all(n["peas"] == 0 for n in requests.get(
+        f"http://127.0.0.1:{n1}/nodes", timeout=5).json()["nodes"]), timeout_s=10, interval_s=0.2,
         what="every node to report no Peas")
 
     stack.compose("down", "-v", "--remove-orphans", "-t", "20")

@@ -1,4 +1,4 @@
-"""Helpers shared by the ``test_jinad_*`` modules: uploads, waiting with a deadline, cleanup."""
+"""Helpers shared by the ``test_jinad_*`` modules: uploads, and the after-test cleanup check."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 import requests
 
 from tests.fixtures.jinad import JinadNode, pea_pids_of
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.waiting import wait_for
 
 __all__ = ["assert_clean", "put_flow", "remove_all_flows", "upload", "wait_until", "write_files"]
 
+# The old name of ``wait_for``, kept only while test_jinad_lifecycle.py still imports it here.
+wait_until = wait_for
 
 
 def upload(node: JinadNode, yaml_text: str | bytes, files: dict[str, bytes] | None = None, *,
@@ -56,5 +58,5 @@ def assert_clean(node: JinadNode, *, timeout_s: float = 5.0) -> None:
     assert alive.status_code == 200 and alive.json()["status_code"] == 200
     left = remove_all_flows(node)
     assert not left, f"flows left behind: {left}"
-    wait_until(lambda: not pea_pids_of(node.proc.pid), timeout_s=timeout_s,
-               what=f"the Peas of jinad {node.name} to exit")
+    wait_for(lambda: not pea_pids_of(node.proc.pid), timeout_s=timeout_s,
+             what=f"the Peas of jinad {node.name} to exit")

@@ -18,7 +18,7 @@ import pytest
 
 from mesh.errors import NotFoundError
 from tests.fixtures.jinad import JinadFactory, JinadNode, pea_pids_of
-from tests.integration.jinad_support import wait_until
+from tests.fixtures.waiting import wait_for
 from tests.integration.test_cli import MESH, REPO, MeshProcess, assert_quiet_error, free_port
 
 pytestmark = pytest.mark.integration
@@ -46,8 +46,8 @@ def node(jinad_module_factory: JinadFactory) -> JinadNode:
 @pytest.fixture
 def clean_node(node: JinadNode) -> Iterator[JinadNode]:
     yield node
-    wait_until(lambda: not pea_pids_of(node.proc.pid), timeout_s=10,
-               what=f"the Peas of jinad {node.name} to exit")
+    wait_for(lambda: not pea_pids_of(node.proc.pid), timeout_s=10,
+             what=f"the Peas of jinad {node.name} to exit")
 
 
 def pod_record(node: JinadNode, pod_id: str) -> dict[str, object]:
@@ -95,7 +95,7 @@ def test_remote_pod_streams_logs_answers_ping_and_is_removed_on_signal(
 
     assert mesh.stop(sig) == 0
     assert pod_gone(node, pod_id)  # removed before the command exited
-    wait_until(lambda: not pea_pids_of(node.proc.pid), timeout_s=5, what="the pod's Pea to exit")
+    wait_for(lambda: not pea_pids_of(node.proc.pid), timeout_s=5, what="the pod's Pea to exit")
     assert "Traceback" not in mesh.stderr()
     assert f"removed remote pod {pod_id}" in mesh.stderr()
 
@@ -124,7 +124,7 @@ def test_remote_pod_of_a_killed_command_is_removed_when_its_lease_ends(
 
     mesh.proc.kill()  # no chance to delete the pod: only the lease removes it
 
-    wait_until(lambda: pod_gone(clean_node, pod_id), timeout_s=15, what="the lease to expire")
+    wait_for(lambda: pod_gone(clean_node, pod_id), timeout_s=15, what="the lease to expire")
 
 
 def test_remote_pod_on_an_unreachable_jinad_fails_with_a_checklist() -> None:

@@ -27,7 +27,8 @@ from mesh.errors import (
 from mesh.flow.spec import PodSpec
 from mesh.flow.topology import check_graph
 from mesh.runtime.control import ctrl_request
-from tests.fixtures.procs import mesh_children, wait_no_mesh_children
+from tests.fixtures.procs import mesh_children
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -203,9 +204,8 @@ def test_killed_pea_mid_stream_is_reported_not_waited_for() -> None:
 
 
 def _wait_pending(port_ctrl: int, count: int, timeout_s: float = 5) -> None:
-    deadline = time.monotonic() + timeout_s
-    while ctrl_request("127.0.0.1", port_ctrl)["pending"] < count:
-        assert time.monotonic() < deadline, f"the gateway never had {count} requests pending"
+    wait_for(lambda: ctrl_request("127.0.0.1", port_ctrl)["pending"] >= count, timeout_s=timeout_s,
+             interval_s=0.01, what=f"the gateway to have {count} requests pending")
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
@@ -253,7 +253,8 @@ def test_peas_stop_when_the_process_that_started_them_is_killed() -> None:
         assert len(mesh_children(owner.pid)) == 2  # gateway and pod0
         owner.kill()
         owner.wait(timeout=5)
-        assert wait_no_mesh_children(5, owner.pid) == []
+        wait_for(lambda: not mesh_children(owner.pid), timeout_s=5,
+                 what="the Peas to follow the killed process that started them")
     finally:
         owner.kill()
         owner.wait(timeout=5)

@@ -20,6 +20,7 @@ from mesh import Document
 from mesh.client.client import Client
 from mesh.events import subjects
 from tests.fixtures.jinad import JinadNode
+from tests.fixtures.waiting import async_wait_for
 from tests.integration.jinad_support import put_flow, write_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_node")]
@@ -88,15 +89,6 @@ class Tap:
     def marked(self, flow_id: str) -> list[tuple[int, str]]:
         return _marked(r for r in self.logs if r["flow"] == flow_id)
 
-    async def wait(self, probe: Any, *, timeout_s: float, what: str) -> None:
-        async def poll() -> None:
-            while not probe():
-                await asyncio.sleep(0.02)
-        try:
-            await asyncio.wait_for(poll(), timeout_s)
-        except asyncio.TimeoutError:
-            raise AssertionError(f"timed out waiting for {what}") from None
-
 
 def _marked(records: Any) -> list[tuple[int, str]]:
     out = []
@@ -124,8 +116,8 @@ async def test_every_line_is_published_and_replayed(node: JinadNode, tmp_path: P
         flow_id = created["flow_id"]
         await asyncio.to_thread(_send, created, [Document(text="talk")])
 
-        await tap.wait(lambda: len(tap.marked(flow_id)) >= LINES, timeout_s=20,
-                       what=f"{LINES} marked lines on {subjects.LOGS_ALL}")
+        await async_wait_for(lambda: len(tap.marked(flow_id)) >= LINES, timeout_s=20,
+                             interval_s=0.02, what=f"{LINES} marked lines on {subjects.LOGS_ALL}")
         assert tap.marked(flow_id) == _expected()  # each once, in the order written
         rec = next(r for r in tap.logs if r["flow"] == flow_id and MARK.search(r["message"]))
         assert rec["subject"] == subjects.logs(flow_id, "chatty", "chatty")
@@ -150,9 +142,9 @@ async def test_every_line_is_published_and_replayed(node: JinadNode, tmp_path: P
         after = await asyncio.to_thread(lambda: list(node.edge.logs(flow_id, pod="chatty")))
         assert _marked(after) == _expected()
         stopped = {("gateway", "stopped"), ("chatty", "stopped")}
-        await tap.wait(lambda: stopped <= {(e["pod"], e["kind"]) for e in tap.events
-                                           if e["flow"] == flow_id},
-                       timeout_s=5, what="stopped events")
+        await async_wait_for(lambda: stopped <= {(e["pod"], e["kind"]) for e in tap.events
+                                                 if e["flow"] == flow_id},
+                             timeout_s=5, interval_s=0.02, what="stopped events")
         events = [(e["pod"], e["kind"]) for e in tap.events if e["flow"] == flow_id]
         assert {e["subject"] for e in tap.events if e["flow"] == flow_id} == {subjects.events(flow_id)}
         for pod in ("gateway", "chatty"):

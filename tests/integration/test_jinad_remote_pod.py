@@ -17,8 +17,8 @@ import requests
 from mesh.errors import FlowConfigError
 from mesh.flow.flow import Flow
 from tests.fixtures.jinad import JinadNode, pea_pids_of
-from tests.fixtures.procs import wait_no_mesh_children
-from tests.integration.jinad_support import wait_until
+from tests.fixtures.procs import mesh_children
+from tests.fixtures.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_node")]
 
@@ -53,7 +53,7 @@ def test_pod1_runs_on_the_node_with_its_logs_here(node: JinadNode,
             seen += capfd.readouterr().err
             return any(ln.startswith("🌏 pod1@") and "recv" in ln for ln in seen.splitlines())
 
-        wait_until(recv_line_shown, timeout_s=10, what="pod1's recv line with 🌏 on stderr")
+        wait_for(recv_line_shown, timeout_s=10, what="pod1's recv line with 🌏 on stderr")
     seen += capfd.readouterr().err
     assert "🌏 pod1@" in seen and "ready" in seen
     assert _pod(node, pod_id).status_code == 404
@@ -78,7 +78,7 @@ def test_an_unknown_node_name_is_a_clear_error_and_leaves_nothing(node: JinadNod
     f = Flow(edge=f"{node.host}:{node.port}").add(uses='_pass', host='no-such-node')
     with pytest.raises(FlowConfigError, match=f"'no-such-node', which is no node.*{node.name}"):
         f.start()
-    wait_no_mesh_children()
+    wait_for(lambda: not mesh_children(), timeout_s=5, what="the Peas of this process to exit")
     assert not pea_pids_of(node.proc.pid)
 
 
@@ -143,12 +143,13 @@ def test_node_removes_the_pod_when_the_local_process_is_killed(node: JinadNode,
         killed = time.monotonic()
         # its local Peas follow their parent; the node waits out the lease (2 s) and then
         # removes the pod, its record included
-        assert not wait_no_mesh_children(5.0, parent_pid=local.pid)
-        wait_until(lambda: not pea_pids_of(node.proc.pid), timeout_s=8,
-                   what="the node to remove the pod after its lease")
+        wait_for(lambda: not mesh_children(local.pid), timeout_s=5.0,
+                 what="the local Peas to follow their killed parent")
+        wait_for(lambda: not pea_pids_of(node.proc.pid), timeout_s=8,
+                 what="the node to remove the pod after its lease")
         assert time.monotonic() - killed >= 1.0  # not before the lease ran out
-        wait_until(lambda: _pod(node, pod_id).status_code == 404, timeout_s=3,
-                   what="the pod's record to be removed")
+        wait_for(lambda: _pod(node, pod_id).status_code == 404, timeout_s=3,
+                 what="the pod's record to be removed")
         assert "lease of pod pod1" in node.log()
     finally:
         if local.poll() is None:

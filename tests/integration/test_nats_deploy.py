@@ -28,7 +28,8 @@ import requests
 from mesh.daemon.broker import NatsServer
 from mesh.net.ports import free_port
 from tests.fixtures.jinad import JinadNode, pea_pids_of
-from tests.integration.jinad_support import put_flow, wait_until
+from tests.fixtures.waiting import async_wait_for, wait_for
+from tests.integration.jinad_support import put_flow
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +100,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
             server.start()
         monkeypatch.chdir(tmp_path)
         c = Cluster(servers, client, http)
-        wait_until(c.meta_leader, timeout_s=15, what="the JetStream meta leader of 3 servers")
+        wait_for(c.meta_leader, timeout_s=15, what="the JetStream meta leader of 3 servers")
         for i in range(3):
             assert (tmp_path / f"nats-n{i + 1}" / f"nats-data-n{i + 1}").is_dir()
         yield c
@@ -140,16 +141,16 @@ def test_cluster_config_forms_a_cluster_and_jinad_survives_a_server_loss(
                 {n["name"] for n in n2.edge.nodes()} == {"c1", "c2"}
         return False
 
-    wait_until(both_listed, timeout_s=15, what="both nodes listed after a NATS server stopped",
-               every_s=0.2)
+    wait_for(both_listed, timeout_s=15, what="both nodes listed after a NATS server stopped",
+             interval_s=0.2)
     assert flow["flow_id"] in {f["flow_id"] for f in requests.get(
         f"{n2.url}/flows", timeout=10).json()["flows"]}
     second = put_flow(n2, yaml_two_nodes.replace("host: c2", "host: c1"))
     _index_one(n2, second)
     _delete(n2, second["flow_id"])
     _delete(n1, flow["flow_id"])
-    wait_until(lambda: not pea_pids_of(n1.proc.pid) and not pea_pids_of(n2.proc.pid),
-               timeout_s=10, what="no Peas left")
+    wait_for(lambda: not pea_pids_of(n1.proc.pid) and not pea_pids_of(n2.proc.pid),
+             timeout_s=10, what="no Peas left")
 
 
 def _stream_infos(cluster: Cluster) -> list[dict[str, Any]]:
@@ -279,9 +280,8 @@ async def test_auth_config_node_and_log_reader(auth_server: NatsServer, jinad_fa
         assert got and got[0].docs[0].text == "hello (authorized)"
 
         # live records on jinad.logs.>, as the log reader
-        deadline = time.monotonic() + 10
-        while not any("suffix saw" in r.message for r in live) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await async_wait_for(lambda: any("suffix saw" in r.message for r in live), timeout_s=10,
+                             what=f"a 'suffix saw' record on {subjects.LOGS_ALL}")
         assert any("suffix saw hello (authorized)" in r.message and r.pod == "sfx"
                    for r in live), [r.message for r in live]
         await sub.unsubscribe()
@@ -293,9 +293,8 @@ async def test_auth_config_node_and_log_reader(auth_server: NatsServer, jinad_fa
         # but it may not ask a node to spawn anything
         await reader.publish(subjects.spawn("authed"), b"{}")
         await reader.flush()
-        deadline = time.monotonic() + 5
-        while not errors and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await async_wait_for(lambda: errors, timeout_s=5,
+                             what="the broker's error for a publish to jinad.spawn.authed")
         assert any("permissions violation" in str(e).lower() and "jinad.spawn.authed" in str(e)
                    for e in errors), errors
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -12,6 +11,7 @@ from pydantic import BaseModel
 from mesh.daemon.broker import NatsServer
 from mesh.events import Bus, FlowStore, KeyNotFound, NodeInfo, NodeRegistry
 from tests.fixtures.nats import nats_server  # noqa: F401
+from tests.fixtures.waiting import async_wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +31,6 @@ def _node(name: str) -> NodeInfo:
     )
 
 
-async def _until(predicate_coro, timeout_s: float, interval_s: float = 0.1) -> None:
-    """Poll an async predicate until it holds, failing after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not await predicate_coro():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        await asyncio.sleep(interval_s)
-
-
 async def test_empty_registry_lists_nothing(bus: Bus) -> None:
     assert await NodeRegistry(bus.jetstream, ttl_s=5).list() == []
 
@@ -54,7 +45,7 @@ async def test_nodes_expire_after_their_ttl(bus: Bus) -> None:
     async def gone() -> bool:
         return await registry.list() == []
 
-    await _until(gone, timeout_s=10)
+    await async_wait_for(gone, timeout_s=10, interval_s=0.1, what="both nodes to expire")
     with pytest.raises(KeyNotFound, match="node 'a' not found"):
         await registry.get("a")
 
@@ -68,7 +59,8 @@ async def test_heartbeats_keep_a_node_alive_while_a_silent_one_expires(bus: Bus)
         await registry.put(_node("alive"))  # the heartbeat
         return [n.name for n in await registry.list()] == ["alive"]
 
-    await _until(only_alive_left, timeout_s=10, interval_s=0.25)
+    await async_wait_for(only_alive_left, timeout_s=10, interval_s=0.25,
+                         what="only the node that kept beating to be listed")
     await registry.delete("alive")
     assert await registry.list() == []
     with pytest.raises(KeyNotFound):

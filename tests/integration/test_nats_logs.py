@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ from mesh.daemon.broker import NatsServer
 from mesh.events import Bus, LogRecord, ensure_log_stream, replay_logs, subjects
 from mesh.events.streams import LOGS_STREAM
 from tests.fixtures.nats import nats_server  # noqa: F401
+from tests.fixtures.waiting import async_wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,10 +34,10 @@ def _record(flow: str, pod: str, i: int) -> LogRecord:
 
 async def _stored(js: JetStreamContext, count: int, timeout_s: float = 10) -> None:
     """Wait (bounded) until the stream holds ``count`` messages."""
-    deadline = time.monotonic() + timeout_s
-    while (await js.stream_info(LOGS_STREAM)).state.messages < count:
-        assert time.monotonic() < deadline, f"stream did not reach {count} messages"
-        await asyncio.sleep(0.05)
+    async def holds() -> bool:
+        return (await js.stream_info(LOGS_STREAM)).state.messages >= count
+
+    await async_wait_for(holds, timeout_s=timeout_s, what=f"the stream to hold {count} messages")
 
 
 async def _publish(bus: Bus, flow: str, pod: str, n: int) -> None:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,19 +20,14 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.jinad import JinadNode, pea_pids_of, start_jinad
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.jinad import JinadNode, pea_pids_of, start_jinad, stop_nodes
+from tests.fixtures.waiting import wait_for
 from tests.netns import Host, Net, available, cleanup_stale
 
-__all__ = ["EDGE_PORT", "NATS_PORT", "Mesh", "MeshNode", "build_mesh", "wait_for"]
+__all__ = ["EDGE_PORT", "NATS_PORT", "Mesh", "MeshNode", "build_mesh"]
 
 NATS_PORT = 4222
 EDGE_PORT = 8000
-
-
-def wait_for(cond: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.05) -> Any:
-    """``wait_until`` with the timeout as a positional argument, as these tests call it."""
-    return wait_until(cond, timeout_s=timeout_s, what=what, every_s=interval_s)
 
 
 @dataclass
@@ -109,19 +102,8 @@ class Mesh:
 
     def close(self) -> list[int]:
         """Stop every node (B, C... first, the broker's node last); return Peas left over."""
-        leftovers: list[int] = []
-        for node in sorted(self.nodes.values(), key=lambda n: n.name == self.broker_node):
-            pid = node.pid
-            node.jinad.stop()
-            deadline = time.monotonic() + 5
-            while pea_pids_of(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            leftovers += pea_pids_of(pid)
-        for pid in leftovers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        order = sorted(self.nodes.values(), key=lambda n: n.name == self.broker_node)
+        leftovers = stop_nodes(node.jinad for node in order)
         self.net.close()
         return leftovers
 
@@ -171,8 +153,8 @@ def build_mesh(tmp: Path, names: tuple[str, ...] = ("A", "B", "C"),
         for future in futures:
             future.result()  # the first failure, if any (close() stops the nodes that started)
         want = set(names)
-        wait_for(lambda: want <= {n["name"] for n in mesh[names[0]].edge.nodes()}, 10,
-                 f"nodes {sorted(want)} in the mesh")
+        wait_for(lambda: want <= {n["name"] for n in mesh[names[0]].edge.nodes()}, timeout_s=10,
+                 what=f"nodes {sorted(want)} in the mesh")
     except BaseException:
         mesh.close()
         raise

@@ -23,7 +23,8 @@ import requests
 from mesh import Client, Document, Flow
 from mesh.errors import MeshError
 from tests.fixtures.logtap import LogTap
-from tests.mesh.conftest import EDGE_PORT, Mesh, wait_for
+from tests.fixtures.waiting import wait_for
+from tests.mesh.conftest import EDGE_PORT, Mesh
 
 pytestmark = pytest.mark.mesh
 
@@ -189,10 +190,10 @@ def test_one_log_subscription_sees_every_node(clean: Mesh) -> None:
             finally:
                 client.close()
             # the gateway runs on A, pb on B, pc on C: their lines reach one subscriber
-            wait_for(lambda: tap.nodes_of(flow["flow_id"]) >= {"A", "B", "C"}, 10,
-                     "log records of nodes A, B and C")
+            wait_for(lambda: tap.nodes_of(flow["flow_id"]) >= {"A", "B", "C"}, timeout_s=10,
+                     what="log records of nodes A, B and C")
             wait_for(lambda: {r["pod"] for r in tap.forwarded(flow["flow_id"])} == {"pb", "pc"},
-                     10, "the lines pb and pc log for the request")
+                     timeout_s=10, what="the lines pb and pc log for the request")
             # any node's edge replays the whole flow's lines (JetStream), whoever wrote them
             replay = requests.get(f"http://{mesh['C'].ip}:{EDGE_PORT}/logs/{flow['flow_id']}",
                                   timeout=10)
@@ -206,7 +207,7 @@ def test_one_log_subscription_sees_every_node(clean: Mesh) -> None:
         wait_for(lambda: {(e["node"], e["kind"]) for e in tap.events
                           if e["flow"] == flow["flow_id"]} >= {
                      (n, k) for n in ("A", "B", "C") for k in ("started", "ready", "stopped")},
-                 5, "started, ready and stopped events of nodes A, B and C")
+                 timeout_s=5, what="started, ready and stopped events of nodes A, B and C")
     mine = [r for r in tap.records if r["flow"] == flow["flow_id"]]
     by_node = {(r["node"], r["pod"]) for r in mine}
     assert {("A", "gateway"), ("B", "pb"), ("C", "pc")} <= by_node
@@ -255,7 +256,7 @@ def test_a_pea_that_dies_on_its_node_shows_as_failed_everywhere(clean: Mesh) -> 
             return body["status"], {p["name"]: p["status"] for p in body["pods"]}
 
         want = ("degraded", {"pb": "running", "pc": "failed"})
-        wait_for(lambda: statuses("B") == want, 3, "pc reported failed")
+        wait_for(lambda: statuses("B") == want, timeout_s=3, what="pc reported failed")
         assert statuses("A") == statuses("C") == want
     finally:
         assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
@@ -290,7 +291,7 @@ def test_pod_failing_on_one_node_leaves_nothing_anywhere(clean: Mesh) -> None:
         wait_for(lambda: {(e["node"], e["pod"], e["kind"]) for e in tap.events
                           if e["flow"] == flow_id} >= {("B", "pb", "ready"), ("B", "pb", "stopped"),
                                                        ("C", "pbad", "failed")},
-                 5, "pb ready then stopped on B, pbad failed on C")
+                 timeout_s=5, what="pb ready then stopped on B, pbad failed on C")
     assert mesh.peas() == {"A": [], "B": [], "C": []}
     for node in ("A", "B", "C"):
         assert _flow_ids(mesh, node) == []
@@ -330,7 +331,7 @@ def test_flow_api_host_runs_a_pod_on_c_that_binds_toward_this_machine(
             return any(line.startswith("🌏 pod1@") and "recv IndexRequest from gateway▸pod0" in line
                        for line in "".join(captured).splitlines())
 
-        wait_for(globe_line, 10, "a 🌏 log line of the pod on C about the request")
+        wait_for(globe_line, timeout_s=10, what="a 🌏 log line of the pod on C about the request")
     # leaving `with` removes the pod on C and its record
     assert c.peas() == []
     with pytest.raises(MeshError) as err:
@@ -361,7 +362,7 @@ def test_flow_api_host_names_a_node_that_an_edge_already_reached_places(
             return all(any(line.startswith(f"🌏 {pod}@") and "recv IndexRequest" in line
                            for line in lines) for pod in ("pod0", "pod1"))
 
-        wait_for(globe_lines, 10, "🌏 log lines of the pods on A and C")
+        wait_for(globe_lines, timeout_s=10, what="🌏 log lines of the pods on A and C")
     assert a.peas() == [] and c.peas() == []
 
 
@@ -397,7 +398,7 @@ def test_remote_pod_of_a_killed_flow_process_goes_when_its_lease_ends(clean: Mes
             proc.wait(5)
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stdin.close()  # type: ignore[union-attr]
-    wait_for(lambda: c.peas() == [], 2.0 + 3, "the pod on C to go when its lease ends")
+    wait_for(lambda: c.peas() == [], timeout_s=2.0 + 3, what="the pod on C to go when its lease ends")
     pod_id = f"{flow_id}-pod1"
-    wait_for(lambda: _get_flow(mesh, "A", pod_id).status_code == 404, 3,
-             "the pod's record to go with it")
+    wait_for(lambda: _get_flow(mesh, "A", pod_id).status_code == 404, timeout_s=3,
+             what="the pod's record to go with it")

@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from tests.fixtures.procs import running
-from tests.mesh.conftest import EDGE_PORT, Mesh, build_mesh, wait_for
+from tests.fixtures.waiting import wait_for
+from tests.mesh.conftest import EDGE_PORT, Mesh, build_mesh
 
 pytestmark = pytest.mark.mesh
 
@@ -71,9 +72,11 @@ def test_killed_node_leaves_the_mesh_and_its_flows_say_so(mesh: Mesh) -> None:
     b.jinad.proc.wait(5)
 
     # B's Peas notice their jinad is gone and exit
-    wait_for(lambda: not any(running(pid) for pid in b_peas), 5, f"B's Peas {b_peas} to exit")
+    wait_for(lambda: not any(running(pid) for pid in b_peas), timeout_s=5,
+             what=f"B's Peas {b_peas} to exit")
     # B drops out of the node registry once its last heartbeat expires
-    wait_for(lambda: _live_nodes(mesh, "A") == {"A", "C"}, NODE_TTL_S + 3, "B to leave GET /nodes")
+    wait_for(lambda: _live_nodes(mesh, "A") == {"A", "C"}, timeout_s=NODE_TTL_S + 3,
+             what="B to leave GET /nodes")
     assert _live_nodes(mesh, "C") == {"A", "C"}
 
     # the flows' records say what is lost, on any live node
@@ -84,7 +87,8 @@ def test_killed_node_leaves_the_mesh_and_its_flows_say_so(mesh: Mesh) -> None:
 
     # B comes back (same state dir): it is in the mesh again, but what ran there is still lost
     mesh.start("B")
-    wait_for(lambda: _live_nodes(mesh, "A") == {"A", "B", "C"}, 10, "B back in GET /nodes")
+    wait_for(lambda: _live_nodes(mesh, "A") == {"A", "B", "C"}, timeout_s=10,
+             what="B back in GET /nodes")
     assert mesh["B"].peas() == []
     for asked in ("A", "B", "C"):
         assert _status(mesh, asked, on_a)[::2] == ("degraded", {"pb": ("B", "lost"),
@@ -103,4 +107,5 @@ def test_killed_node_leaves_the_mesh_and_its_flows_say_so(mesh: Mesh) -> None:
 
     # a node that stops (SIGTERM) leaves the mesh at once, without waiting for the TTL
     assert mesh["B"].jinad.stop() == 0
-    wait_for(lambda: _live_nodes(mesh, "A") == {"A", "C"}, NODE_TTL_S / 3, "B to leave at once")
+    wait_for(lambda: _live_nodes(mesh, "A") == {"A", "C"}, timeout_s=NODE_TTL_S / 3,
+             what="B to leave at once")

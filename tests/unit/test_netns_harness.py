@@ -12,13 +12,13 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.netns import netns  # noqa: F401  (fixture)
-from tests.netns import Host, Net, cleanup_stale, close_firewall, open_firewall, wait_until
+from tests.fixtures.waiting import wait_for
+from tests.netns import Host, Net, cleanup_stale, close_firewall, open_firewall
 
 pytestmark = pytest.mark.mesh
 
@@ -75,16 +75,13 @@ def start_echo(host: Host) -> int:
 
 
 def echo_from_root(ip: str, port: int, timeout_s: float = 5.0) -> bytes:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with socket.create_connection((ip, port), timeout=1) as conn:
-                conn.sendall(b"ping")
-                return conn.recv(1024)
-        except OSError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.02)
+    def echo() -> bytes:
+        with socket.create_connection((ip, port), timeout=1) as conn:
+            conn.sendall(b"ping")
+            return conn.recv(1024)
+
+    return wait_for(echo, timeout_s=timeout_s, interval_s=0.02, ignore=(OSError,),
+                    what=f"an echo from {ip}:{port}")
 
 
 def gone(pid: int) -> bool:
@@ -175,7 +172,7 @@ def test_close_kills_processes_and_removes_everything(netns: Net) -> None:  # no
     netns.close()
     netns.close()  # idempotent
     assert stubborn.returncode is not None and sleeper.returncode is not None
-    wait_until(lambda: gone(grandchild), 3, "escaped grandchild to die")
+    wait_for(lambda: gone(grandchild), timeout_s=3, what="escaped grandchild to die")
     assert not names & netns_names()
     assert not links & link_names()
     assert netns.bridge not in iptables_dump()
@@ -212,7 +209,7 @@ def test_cleanup_stale_removes_crashed_run_but_not_live_one(netns: Net) -> None:
     assert {ns, bridge, veth} <= set(removed)
     assert ns not in netns_names() and not {bridge, veth} & link_names()
     assert bridge not in iptables_dump()
-    wait_until(lambda: gone(orphan), 3, "orphaned process of crashed run to die")
+    wait_for(lambda: gone(orphan), timeout_s=3, what="orphaned process of crashed run to die")
     # The live run (held lock) is untouched.
     assert live.ns in netns_names() and {netns.bridge, live.veth} <= link_names()
     assert not {live.ns, netns.bridge, live.veth} & set(removed)
