@@ -7,7 +7,7 @@ another answering, against a nats-server of its own on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-import os
+import signal
 import sys
 import time
 
@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from benchmarks.context import Context
 from benchmarks.procs import Child, python_module
 from benchmarks.report import summary_ms
+from mesh.daemon.broker import die_with_parent
 
 __all__ = ["run"]
 
@@ -27,6 +28,7 @@ WARMUP = 50
 
 
 async def _respond(url: str) -> None:
+    die_with_parent()  # SIGTERM when the benchmark goes, however it goes
     nc = await nats.connect(url, name="bench-echo")
 
     async def echo(msg: Msg) -> None:
@@ -35,9 +37,11 @@ async def _respond(url: str) -> None:
     await nc.subscribe(SUBJECT, cb=echo)
     await nc.flush()
     print("ready", flush=True)
-    parent = os.getppid()
-    while os.getppid() == parent:  # until SIGTERM, or the benchmark is gone
-        await asyncio.sleep(0.5)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()  # the benchmark terminates it (and its parent-death signal, if it dies)
     await nc.close()
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "ConflictError",
     "ExecutorNotFoundError",
     "FlowConfigError",
+    "ForbiddenError",
     "InvalidNameError",
     "MeshError",
     "NotFoundError",
@@ -76,6 +77,12 @@ class InvalidNameError(BadRequestError, ValueError):
 
 class UnauthorizedError(MeshError):
     status = 401
+
+
+class ForbiddenError(MeshError):
+    """Refused by a rule: an unsigned or untrusted command, an executor or image not allowed."""
+
+    status = 403
 
 
 class NotFoundError(MeshError):

@@ -154,7 +154,7 @@ class NatsServer:
         try:
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, errors="replace", start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl
+                text=True, errors="replace", start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl
             )
         except OSError as exc:
             self.stop()
@@ -270,7 +270,7 @@ def _terminate(proc: subprocess.Popen[str], grace_s: float) -> None:
     proc.wait(timeout=5)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: SIGTERM when the thread that started it ends, so an embedded
     server does not outlive a SIGKILLed jinad (Linux only; elsewhere a no-op). jinad starts it
     from its main thread, whose end is the process's end."""

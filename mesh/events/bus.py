@@ -37,6 +37,7 @@ from mesh.events.errors import (
     remote_error,
 )
 from mesh.events.models import ErrorBody, ErrorReply
+from mesh.events.signing import Signer, Verifier
 
 __all__ = ["Bus", "Handler", "raise_for_error"]
 
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
 Handler = Callable[[Any, Msg], Awaitable[BaseModel | None]]
+Audit = Callable[[Msg, "str | None", "BaseException | None"], Awaitable[None]]
 
 
 class Bus:
@@ -61,6 +63,7 @@ class Bus:
         self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()  # handlers running as tasks of their own
         self._up = asyncio.Event()  # connected now (cleared while nats-py reconnects)
+        self.signer: Signer | None = None  # signs commands sent with signed=True
 
     def __repr__(self) -> str:
         state = "connected" if self._nc.is_connected else "closed" if self._nc.is_closed else "down"
@@ -164,13 +167,25 @@ class Bus:
         """Run ``await hook()`` after each reconnect (e.g. to re-announce state)."""
         self._reconnect_hooks.append(hook)
 
-    async def publish(self, subject: str, model: BaseModel) -> None:
-        await self._nc.publish(subject, codec.encode(model))
+    def _headers(self, subject: str, payload: bytes, signed: bool) -> dict[str, str] | None:
+        if not signed:
+            return None
+        if self.signer is None:
+            raise RuntimeError(f"{self.name} has no key to sign a command on {subject}")
+        return self.signer.headers(subject, payload)
 
-    async def request(self, subject: str, model: BaseModel, reply_cls: type[R], *, timeout_s: float) -> R:
-        """Send a request and return its decoded reply; RemoteError if it is an error envelope."""
+    async def publish(self, subject: str, model: BaseModel, *, signed: bool = False) -> None:
+        payload = codec.encode(model)
+        await self._nc.publish(subject, payload, headers=self._headers(subject, payload, signed))
+
+    async def request(self, subject: str, model: BaseModel, reply_cls: type[R], *, timeout_s: float,
+                      signed: bool = False) -> R:
+        """Send a request and return its decoded reply; RemoteError if it is an error envelope.
+        ``signed`` commands carry this bus's signature (see :mod:`mesh.events.signing`)."""
+        payload = codec.encode(model)
+        headers = self._headers(subject, payload, signed)
         try:
-            msg = await self._nc.request(subject, codec.encode(model), timeout=timeout_s)
+            msg = await self._nc.request(subject, payload, timeout=timeout_s, headers=headers)
         except nats.errors.NoRespondersError as exc:
             raise NoRespondersError(f"no responders on {subject}", detail={"subject": subject}) from exc
         except nats.errors.TimeoutError as exc:
@@ -185,24 +200,29 @@ class Bus:
 
     async def subscribe(
         self, subject: str, model_cls: type[M], handler: Handler, *, queue: str | None = None,
-        name: str | None = None, concurrency: int = 1,
+        name: str | None = None, concurrency: int = 1, verify: Verifier | None = None,
+        audit: Audit | None = None,
     ) -> Subscription:
         """Call ``handler(model, msg)`` for each message; its returned model is the reply.
 
         With ``concurrency`` 1 messages are handled one after the other, in order; above it,
         each message runs as a task of its own, at most ``concurrency`` at once (a slow
         spawn does not hold up the next one). ``name`` labels the handler in logs and metrics.
+        With ``verify``, a message without a valid signature of a trusted key is refused (a
+        ForbiddenError reply) before it is decoded; ``audit`` hears of each message taken or
+        refused, with the signer's key.
         """
         label = name or _name(handler)
+        gate = _Gate(verify, audit)
         if concurrency <= 1:
             async def on_msg(msg: Msg) -> None:
-                await self._dispatch(msg, model_cls, handler, label)
+                await self._dispatch(msg, model_cls, handler, label, gate)
         else:
             slots = asyncio.Semaphore(concurrency)
 
             async def bounded(msg: Msg) -> None:
                 async with slots:
-                    await self._dispatch(msg, model_cls, handler, label)
+                    await self._dispatch(msg, model_cls, handler, label, gate)
 
             async def on_msg(msg: Msg) -> None:
                 task = asyncio.create_task(bounded(msg), name=f"{label}:{msg.subject}")
@@ -213,12 +233,14 @@ class Bus:
         logger.debug("%s subscribed to %s (queue=%s, handler %s)", self.name, subject, queue, label)
         return sub
 
-    async def _dispatch(self, msg: Msg, model_cls: type[M], handler: Handler, label: str) -> None:
+    async def _dispatch(self, msg: Msg, model_cls: type[M], handler: Handler, label: str,
+                        gate: _Gate) -> None:
         metrics.HANDLED.labels(label).inc()
         gauge = metrics.IN_FLIGHT.labels(label)
         gauge.inc()
         try:
             with metrics.HANDLER_SECONDS.labels(label).time():
+                await gate.check(msg)
                 result = await handler(codec.decode(msg.data, model_cls), msg)
         except asyncio.CancelledError as exc:
             if _cancelling():
@@ -249,8 +271,8 @@ class Bus:
                                timeout_s)
 
     async def gather(self, subject: str, model: BaseModel, reply_cls: type[R], *,
-                     expect: set[str], who: Callable[[R], str | None],
-                     timeout_s: float) -> tuple[list[R], list[RemoteError]]:
+                     expect: set[str], who: Callable[[R], str | None], timeout_s: float,
+                     signed: bool = False) -> tuple[list[R], list[RemoteError]]:
         """Publish one request that many take (scatter) and collect their replies (gather)
         until everyone in ``expect`` (as ``who(reply)`` names them) has answered or
         ``timeout_s`` has passed. Error envelopes come back as errors, not raised; those
@@ -279,7 +301,9 @@ class Bus:
         inbox = self._nc.new_inbox()
         sub = await self._nc.subscribe(inbox, cb=on_reply)
         try:
-            await self._nc.publish(subject, codec.encode(model), reply=inbox)
+            payload = codec.encode(model)
+            await self._nc.publish(subject, payload, reply=inbox,
+                                   headers=self._headers(subject, payload, signed))
             try:
                 await asyncio.wait_for(done.wait(), timeout_s)
             except asyncio.TimeoutError:
@@ -339,6 +363,30 @@ class Bus:
     async def _on_closed(self) -> None:
         if self._connected_once:
             logger.info("%s closed its NATS connection", self.name)
+
+
+class _Gate:
+    """A subscription's signature check and audit; lets everything through without them."""
+
+    def __init__(self, verify: Verifier | None, audit: Audit | None) -> None:
+        self.verify, self.audit = verify, audit
+
+    async def check(self, msg: Msg) -> None:
+        if self.verify is None:
+            return
+        try:
+            key = await self.verify.check(msg.subject, msg.data, msg.headers)
+        except Exception as exc:
+            await self._audit(msg, msg.headers.get("Mesh-Key") if msg.headers else None, exc)
+            raise
+        await self._audit(msg, key, None)
+
+    async def _audit(self, msg: Msg, key: str | None, refused: BaseException | None) -> None:
+        if self.audit is not None:
+            try:
+                await self.audit(msg, key, refused)
+            except Exception:  # noqa: BLE001 - an audit record that fails must not stop the command
+                logger.exception("audit of %s failed", msg.subject)
 
 
 def raise_for_error(reply: BaseModel) -> None:

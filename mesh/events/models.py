@@ -14,6 +14,7 @@ from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 from mesh.names import Id, check_name
 
 __all__ = [
+    "MAX_PORTS",
     "ErrorBody",
     "ErrorReply",
     "Event",
@@ -30,6 +31,7 @@ __all__ = [
     "SpawnRequest",
 ]
 
+MAX_PORTS = 1024  # ports a node hands out in one request
 PodName = Annotated[str, AfterValidator(check_name)]
 LifecycleKind = Literal["started", "ready", "exited", "failed", "stopped"]
 LogStream = Literal["stdout", "stderr", "log"]
@@ -165,7 +167,7 @@ class PortsRequest(Event):
     """Ask one node for free ports on its own interfaces."""
 
     type: Literal["ports.request.v1"] = "ports.request.v1"
-    count: int = Field(ge=1, le=1024)
+    count: int = Field(ge=1, le=MAX_PORTS)
 
 
 class PortsReply(Event):

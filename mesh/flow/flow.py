@@ -217,7 +217,7 @@ class Flow:
     @classmethod
     def load_config(cls, source: str | Path) -> Flow:
         spec, pods = read_flow_yaml(source)
-        flow = cls(**spec.model_dump())
+        flow = cls(**spec.model_dump(exclude_unset=True))  # unset stays unset: node defaults
         for pod in pods:
             flow._append(pod)
         return flow

@@ -133,7 +133,7 @@ class RemotePods:
     def _start_one(self, pp: PodPlan) -> None:
         remote = self.remotes[pp.name]
         remote.pod_id = f"{self.flow_id}-{pp.name}"
-        body: dict[str, Any] = pp.spec.model_dump(exclude_defaults=True, exclude={"needs", "method"})
+        body: dict[str, Any] = pp.spec.model_dump(exclude_unset=True, exclude={"needs", "method"})
         body.update(name=pp.name, host=pp.spec.host, pod_id=remote.pod_id, lease_s=self.lease_s,
                     peas=[config_to_dict(p) for p in pp.peas])
         reply = remote.edge.create_pod(body)

@@ -10,10 +10,9 @@ import requests
 from tests.fixtures.jinad import JinadNode, pea_pids_of
 from tests.fixtures.waiting import wait_for
 
-__all__ = ["assert_clean", "put_flow", "remove_all_flows", "upload", "wait_until", "write_files"]
+__all__ = ["assert_clean", "put_flow", "remove_all_flows", "upload", "write_files"]
 
 # The old name of ``wait_for``, kept only while test_jinad_lifecycle.py still imports it here.
-wait_until = wait_for
 
 
 def upload(node: JinadNode, yaml_text: str | bytes, files: dict[str, bytes] | None = None, *,

@@ -14,7 +14,8 @@ import requests
 
 from tests.fixtures.jinad import JinadNode, pea_pids_of
 from tests.fixtures.procs import running
-from tests.integration.jinad_support import put_flow, wait_until
+from tests.fixtures.waiting import wait_for
+from tests.integration.jinad_support import put_flow
 
 pytestmark = pytest.mark.integration
 
@@ -77,13 +78,13 @@ def test_a_second_signal_exits_at_once(jinad_factory: Any) -> None:
     put_flow(node, text, {"slowclose.py": SLOW_CLOSE_PY})
     peas = pea_pids_of(node.proc.pid)
     node.proc.send_signal(signal.SIGTERM)
-    wait_until(lambda: "send the signal again" in node.log(), timeout_s=5, what="the first stop")
+    wait_for(lambda: "send the signal again" in node.log(), timeout_s=5, what="the first stop")
     node.proc.send_signal(signal.SIGTERM)
     assert node.proc.wait(2) == 1
     assert "second signal: exiting now" in node.log()
-    wait_until(lambda: not _brokers_on(node.state_dir / "nats"), timeout_s=2,
+    wait_for(lambda: not _brokers_on(node.state_dir / "nats"), timeout_s=2,
                what="the embedded nats-server to be killed")
-    wait_until(lambda: not any(running(p) for p in peas), timeout_s=5, what="the Peas to end")
+    wait_for(lambda: not any(running(p) for p in peas), timeout_s=5, what="the Peas to end")
 
 
 def test_peas_exit_when_jinad_is_sigkilled(jinad_factory: Any) -> None:
@@ -93,10 +94,10 @@ def test_peas_exit_when_jinad_is_sigkilled(jinad_factory: Any) -> None:
     assert len(peas) == 3
     node.proc.kill()
     node.proc.wait(5)
-    wait_until(lambda: not any(running(p) for p in peas), timeout_s=5,
+    wait_for(lambda: not any(running(p) for p in peas), timeout_s=5,
                what="the Peas of a SIGKILLed jinad to exit")
     # the embedded nats-server dies with it too (parent-death signal)
-    wait_until(lambda: not _brokers_on(node.state_dir / "nats"), timeout_s=10,
+    wait_for(lambda: not _brokers_on(node.state_dir / "nats"), timeout_s=10,
                what="the embedded nats-server of a SIGKILLed jinad to exit")
 
 
@@ -113,14 +114,14 @@ def test_restart_stops_what_the_previous_life_left(jinad_factory: Any) -> None:
     os.kill(frozen, signal.SIGSTOP)
     first.proc.kill()
     first.proc.wait(5)
-    wait_until(lambda: not any(running(p) for p in peas if p != frozen), timeout_s=5,
+    wait_for(lambda: not any(running(p) for p in peas if p != frozen), timeout_s=5,
                what="the other Peas to exit")
     assert running(frozen)
-    wait_until(lambda: not _brokers_on(first.state_dir / "nats"), timeout_s=10,
+    wait_for(lambda: not _brokers_on(first.state_dir / "nats"), timeout_s=10,
                what="the old embedded nats-server to exit")
 
     second: JinadNode = jinad_factory(name="phoenix", state_dir=first.state_dir)
-    wait_until(lambda: not running(frozen), timeout_s=5, what="the frozen Pea to be stopped")
+    wait_for(lambda: not running(frozen), timeout_s=5, what="the frozen Pea to be stopped")
     log = second.log()
     assert f"(pid {frozen}) left by a previous jinad" in log
     assert len(_brokers_on(first.state_dir / "nats")) == 1  # only the new life's broker
@@ -139,7 +140,7 @@ def test_restart_stops_what_the_previous_life_left(jinad_factory: Any) -> None:
 def test_a_stopping_node_leaves_the_mesh_at_once(jinad_factory: Any) -> None:
     a: JinadNode = jinad_factory(name="alpha")
     b: JinadNode = jinad_factory(name="beta", nats=a.nats_url())
-    names = wait_until(lambda: [n["name"] for n in a.edge.nodes()] == ["alpha", "beta"],
+    names = wait_for(lambda: [n["name"] for n in a.edge.nodes()] == ["alpha", "beta"],
                        timeout_s=5, what="both nodes in GET /nodes")
     assert names
     assert requests.get(f"{b.url}/alive", timeout=5).json()["mesh_size"] == 2

@@ -15,7 +15,8 @@ from websockets.sync.client import connect
 
 from mesh.scheduler.deployer import MAX_PORTS
 from tests.fixtures.jinad import JinadNode, pea_pids_of
-from tests.integration.jinad_support import assert_clean, upload, wait_until
+from tests.fixtures.waiting import wait_for
+from tests.integration.jinad_support import assert_clean, upload
 
 pytestmark = pytest.mark.integration
 
@@ -155,9 +156,9 @@ def test_flags_and_environment_reach_the_daemon(jinad_factory: Any) -> None:
     # the node's default lease: asked for without a length, and renewed without one
     leased = node.edge.create_pod({"uses": "_pass", "lease": True})["pod_id"]
     kept = node.edge.create_pod({"uses": "_pass"})["pod_id"]
-    wait_until(lambda: _gone(node, leased), timeout_s=15, what="the leased pod to expire")
+    wait_for(lambda: _gone(node, leased), timeout_s=15, what="the leased pod to expire")
     assert not _gone(node, kept)
     renewed = requests.put(f"{node.url}/pod/{kept}/lease", timeout=10)
     assert renewed.status_code == 200 and renewed.json()["lease_s"] == 1.5, renewed.text
-    wait_until(lambda: _gone(node, kept), timeout_s=15, what="the renewed pod to expire")
+    wait_for(lambda: _gone(node, kept), timeout_s=15, what="the renewed pod to expire")
     assert_clean(node)
