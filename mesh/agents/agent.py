@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from pathlib import Path
 
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from mesh.agents.handlers import Commands
@@ -22,11 +24,13 @@ from mesh.agents.heartbeat import Heartbeat
 from mesh.agents.logship import LogShipper
 from mesh.agents.reconcile import stop_leftovers
 from mesh.agents.supervisor import PodRun, Supervisor
+from mesh.agents.trust import MeshTrust, read_trusted_keys
 from mesh.events import subjects
 from mesh.events.bus import Bus
 from mesh.events.files import FlowFiles
 from mesh.events.kv import FlowStore, NodeRegistry
 from mesh.events.models import (
+    AuditEvent,
     KillRequest,
     LifecycleEvent,
     LifecycleKind,
@@ -34,6 +38,7 @@ from mesh.events.models import (
     PortsRequest,
     SpawnRequest,
 )
+from mesh.events.signing import Verifier
 from mesh.events.streams import ensure_log_stream
 from mesh.launchers.base import ExitInfo, PeaHandle
 from mesh.launchers.factory import Launch, make_pea
@@ -63,7 +68,8 @@ class Agent:
     def __init__(self, *, bus: Bus, name: str, address: str, port: int, labels: dict[str, str],
                  state_dir: Path, version: str, heartbeat_interval_s: float, node_ttl_s: float,
                  stop_grace_s: float, log_max_age_s: float, log_max_bytes: int,
-                 nats_replicas: int | None = None, launch: Launch = make_pea) -> None:
+                 nats_replicas: int | None = None, launch: Launch = make_pea,
+                 edge_key: str | None = None, trusted_keys_file: Path | None = None) -> None:
         self.bus, self.name, self.address, self.port = bus, name, address, port
         self.state_dir = state_dir
         self.log_limits = (log_max_age_s, log_max_bytes)
@@ -80,7 +86,9 @@ class Agent:
                                    labels=labels, version=version, started=time.time(),
                                    interval_s=heartbeat_interval_s,
                                    peas=lambda: self.supervisor.pea_count,
-                                   failed=self.supervisor.failed)
+                                   failed=self.supervisor.failed, edge_key=edge_key)
+        self.edge_key, self.trusted_keys_file = edge_key, trusted_keys_file
+        self.verifier: Verifier | None = None
         self.commands = Commands(node=name, address=address, state_dir=state_dir,
                                  supervisor=self.supervisor, files=self.files, notify=self.notify,
                                  changed=self.heartbeat.beat)
@@ -100,6 +108,7 @@ class Agent:
         left += await asyncio.to_thread(_remove_node_containers, self.name)
         if left:
             logger.warning("stopped %d Peas left by the previous life of this node", left)
+        self.verifier = await self._verifier()
         await ensure_log_stream(self.bus.jetstream, max_age_s=self.log_limits[0],
                                 max_bytes=self.log_limits[1], replicas=self.replicas)
         await self.nodes.open()
@@ -107,7 +116,8 @@ class Agent:
         await self.files.open()
         self.shipper.start()
         await self.heartbeat.beat()
-        sub, c = self.bus.subscribe, self.commands
+        c = self.commands
+        sub = functools.partial(self.bus.subscribe, verify=self.verifier, audit=self._audit)
         self._subs = [
             await sub(subjects.spawn(self.name), SpawnRequest, c.spawn, name="spawn",
                       concurrency=SPAWN_CONCURRENCY),
@@ -154,6 +164,31 @@ class Agent:
                 await self.files.delete(run.flow_id)
         except Exception as exc:  # noqa: BLE001 - gone already, or the broker is away
             logger.debug("record of expired pod %s not removed: %s", run.flow_id, exc)
+
+    # -- who may command this node ------------------------------------------------------
+    async def _verifier(self) -> Verifier:
+        """Commands must be signed by a trusted edge (mesh/events/signing.py); said once."""
+        if self.edge_key is None:
+            raise RuntimeError("a node needs its edge's key to know its own commands")
+        fixed = None
+        if self.trusted_keys_file is not None:
+            fixed = await asyncio.to_thread(read_trusted_keys, self.trusted_keys_file)
+        trust = MeshTrust(nodes=self.nodes, own_key=self.edge_key, fixed=fixed)
+        logger.info("%s", trust.describe())
+        return Verifier(trust)
+
+    async def _audit(self, msg: Msg, key: str | None, refused: BaseException | None) -> None:
+        """Who asked for what: one AuditEvent per command taken or refused."""
+        if refused is not None:
+            logger.warning("refused %s from key %s: %s", msg.subject, key,
+                           getattr(refused, "message", refused))
+        ev = AuditEvent(node=self.name, subject=msg.subject, key=key, accepted=refused is None,
+                        reason=getattr(refused, "message", None) if refused else None,
+                        time=time.time())
+        try:
+            await self.bus.publish(subjects.audit(self.name), ev)
+        except Exception as exc:  # noqa: BLE001 - the broker may be away; the log line stays
+            logger.debug("audit record of %s not published: %s", msg.subject, exc)
 
     # -- events -------------------------------------------------------------------------
     async def notify(self, flow: str, pod: str, pea: str, kind: LifecycleKind, code: int | None,

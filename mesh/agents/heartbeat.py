@@ -19,10 +19,11 @@ logger = logging.getLogger(__name__)
 class Heartbeat:
     def __init__(self, *, nodes: NodeRegistry, name: str, address: str, port: int,
                  labels: dict[str, str], version: str, started: float, interval_s: float,
-                 peas: Callable[[], int], failed: Callable[[], list[str]]) -> None:
+                 peas: Callable[[], int], failed: Callable[[], list[str]],
+                 edge_key: str | None = None) -> None:
         self.nodes = nodes
         self.name, self.address, self.port, self.labels = name, address, port, labels
-        self.version, self.started = version, started
+        self.version, self.started, self.edge_key = version, started, edge_key
         self.interval_s = interval_s
         self.peas, self.failed = peas, failed
         self._task: asyncio.Task[None] | None = None
@@ -32,7 +33,7 @@ class Heartbeat:
         await self.nodes.put(node_info(name=self.name, address=self.address, port=self.port,
                                        labels=self.labels, version=self.version,
                                        started=self.started, peas=self.peas(),
-                                       failed=self.failed()))
+                                       failed=self.failed(), edge_key=self.edge_key))
 
     async def beat_soon(self) -> None:
         """Publish now, or log why not: the broker may be away (nats-py reconnects)."""

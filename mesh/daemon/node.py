@@ -19,6 +19,7 @@ from mesh.agents.reconcile import stop_leftover_broker
 from mesh.daemon.broker import NatsServer
 from mesh.daemon.settings import Settings
 from mesh.events.bus import Bus
+from mesh.events.signing import Signer
 from mesh.http.context import EdgeServices
 from mesh.http.logreader import LogReader
 from mesh.scheduler.deployer import Deployer
@@ -26,6 +27,8 @@ from mesh.scheduler.deployer import Deployer
 __all__ = ["Node", "Wiring", "advertised_address", "wire"]
 
 logger = logging.getLogger("jinad")
+
+EDGE_KEY_FILE = "edge.nk"  # in the state dir, 0600: the seed of the key this edge signs with
 
 
 def advertised_address(settings: Settings) -> str:
@@ -70,7 +73,8 @@ def wire(settings: Settings, *, version: str) -> Wiring:
                "state_dir": s.state_dir, "version": version,
                "heartbeat_interval_s": s.heartbeat_interval_s, "node_ttl_s": s.node_ttl_s,
                "stop_grace_s": s.stop_grace_s, "log_max_age_s": s.log_max_age_s,
-               "log_max_bytes": s.log_max_bytes, "nats_replicas": s.nats_replicas},
+               "log_max_bytes": s.log_max_bytes, "nats_replicas": s.nats_replicas,
+               "trusted_keys_file": s.trusted_keys},
         deployer={"node": s.name, "spawn_timeout_s": s.spawn_timeout_s,
                   "ready_timeout_s": s.ready_timeout_s},
         edge={"name": s.name, "address": address, "version": version, "token": s.token,
@@ -134,7 +138,10 @@ class Node:
 
     async def start(self) -> None:
         self.bus = await self._connect(f"jinad-{self.wiring.name}")
-        self._agent = Agent(bus=self.bus, **self.wiring.agent)
+        # the edge's key: every command it sends is signed with it (mesh/events/signing.py)
+        self.bus.signer = await asyncio.to_thread(
+            Signer.load_or_create, self.wiring.agent["state_dir"] / EDGE_KEY_FILE)
+        self._agent = Agent(bus=self.bus, edge_key=self.bus.signer.public_key, **self.wiring.agent)
         await self._agent.start()
         self._deployer = Deployer(bus=self.bus, nodes=self._agent.nodes, flows=self._agent.flows,
                                   files=self._agent.files, register=self._agent.heartbeat.beat,

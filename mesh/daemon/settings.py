@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["LogLevel", "Settings"]
@@ -23,7 +23,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="JINAD_", extra="forbid")
 
-    host: str = Field("0.0.0.0", description="address the HTTP edge binds")
+    host: str = Field("127.0.0.1", description="address the HTTP edge binds; beyond "
+                      "loopback (0.0.0.0, an address) it needs --token, a generated "
+                      "token, or --insecure")
     port: int = Field(8000, ge=0, lt=65536, description="HTTP edge port; 0 takes a free one")
     name: str = Field(default_factory=socket.gethostname,
                       description="node name, unique in the mesh; the host name when unset")
@@ -32,8 +34,22 @@ class Settings(BaseSettings):
     labels: dict[str, str] = Field(default_factory=dict, description="labels pods are placed by "
                                    "(--labels zone=a gpu=1; JSON in the environment variable)")
     state_dir: Path = Field(Path.home() / ".jinad", description="where the node keeps its state")
-    token: str | None = Field(None, description="bearer token required on every call but /alive; "
-                              "without one, a warning when bound beyond loopback")
+    token: str | None = Field(None, description="bearer token required on every call but "
+                              "/alive, /health and /ready; bound beyond loopback without one, "
+                              "jinad generates one, prints it once and keeps it in the state dir "
+                              "(edge-token, 0600)")
+    insecure: bool = Field(False, description="serve the edge beyond loopback without a token, "
+                           "for a trusted network only (a warning at start)")
+    tls_cert: Path | None = Field(None, description="certificate file (PEM): the edge serves "
+                                  "HTTPS; needs --tls-key")
+    tls_key: Path | None = Field(None, description="key file (PEM) of --tls-cert")
+    allow_uses: list[str] = Field(default_factory=list, description="fnmatch patterns (--allow-uses "
+                                  "'_*' 'myorg.*'); a pod whose uses, uses_before or uses_after "
+                                  "matches none is refused (403); unset: any")
+    allow_images: list[str] = Field(default_factory=list, description="fnmatch patterns; a pod "
+                                    "whose image matches none is refused (403); unset: any")
+    no_uploads: bool = Field(False, description="refuse Flows that upload files (403): for nodes "
+                             "that must not run uploaded code")
     nats: str | None = Field(None, description="NATS URL(s), comma-separated; an embedded "
                              "nats-server when unset")
     nats_port: int = Field(4222, ge=0, lt=65536, description="embedded nats-server port; "
@@ -63,6 +79,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(32 * 1024 * 1024, gt=0, description="largest Flow upload "
                                   "(YAML and files together) the edge takes; a larger one is a 413")
     log_level: LogLevel = Field("INFO", description="how much jinad logs")
+    trusted_keys: Path | None = Field(None, description="file of edge public keys (one nkey a "
+                                      "line) whose signed commands this node obeys; unset: the "
+                                      "keys the mesh's nodes registered")
 
     @field_validator("name")
     @classmethod
@@ -73,6 +92,12 @@ class Settings(BaseSettings):
         if value == "any":
             raise ValueError("'any' is reserved")
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together (JINAD_TLS_CERT, JINAD_TLS_KEY)")
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

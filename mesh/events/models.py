@@ -15,6 +15,7 @@ from mesh.names import Id, check_name
 
 __all__ = [
     "MAX_PORTS",
+    "AuditEvent",
     "ErrorBody",
     "ErrorReply",
     "Event",
@@ -107,6 +108,8 @@ class NodeInfo(Event):
     version: str
     started: float = Field(description="epoch seconds")
     heartbeat: float = Field(description="epoch seconds of this record")
+    edge_key: str | None = Field(default=None, description="public nkey this node's edge signs "
+                                 "its commands with (trusted by the mesh unless --trusted-keys)")
 
 
 class LifecycleEvent(Event):
@@ -120,6 +123,18 @@ class LifecycleEvent(Event):
     kind: LifecycleKind
     exit_code: int | None = None
     detail: str | None = None
+    time: float
+
+
+class AuditEvent(Event):
+    """A command a node took or refused, and whose key signed it; on ``jinad.audit.<node>``."""
+
+    type: Literal["audit.v1"] = "audit.v1"
+    node: str
+    subject: str
+    key: str | None = Field(description="the signer's public nkey (None: unsigned)")
+    accepted: bool
+    reason: str | None = None
     time: float
 
 

@@ -44,7 +44,7 @@ def public_key_bytes(public_key: str) -> bytes:
         raise ValueError(f"{public_key!r} is not an nkey") from exc
     if len(raw) != 35 or not nkeys.valid_public_prefix_byte(raw[0]):
         raise ValueError(f"{public_key!r} is not a public nkey")
-    if nkeys.crc16_checksum(raw[:33]) != int.from_bytes(raw[33:], "little"):
+    if nkeys.crc16_checksum(raw[:33]) != raw[33:]:
         raise ValueError(f"{public_key!r} has a wrong checksum")
     return raw[1:33]
 

@@ -17,6 +17,7 @@ Tree::
     jinad.logs.<flow>.<pod>.<pea>   one LogRecord per log line (LOGS_ALL: jinad.logs.>)
     jinad.events.<flow>             LifecycleEvents (EVENTS_ALL: jinad.events.>)
     jinad.ports.<node>              request/reply: free ports on that node
+    jinad.audit.<node>              AuditEvents: each command a node took or refused, and who sent it
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from __future__ import annotations
 from mesh.errors import InvalidNameError
 
 __all__ = [
+    "AUDIT_ALL",
     "EVENTS_ALL",
     "KILL_ALL",
     "LOGS_ALL",
     "PREFIX",
     "SPAWN_ANY",
     "SPAWN_QUEUE",
+    "audit",
     "events",
     "kill",
     "logs",
@@ -47,6 +50,7 @@ SPAWN_QUEUE = "jinad-spawn"
 KILL_ALL = f"{PREFIX}.kill.>"
 LOGS_ALL = f"{PREFIX}.logs.>"
 EVENTS_ALL = f"{PREFIX}.events.>"
+AUDIT_ALL = f"{PREFIX}.audit.>"
 
 _FORBIDDEN = frozenset(".*>")
 _SLASH, _SLASH_TOKEN = "/", "~"
@@ -114,3 +118,8 @@ def events(flow: str) -> str:
 def ports(node: str) -> str:
     """Free-port requests for one node."""
     return f"{PREFIX}.ports.{token(node)}"
+
+
+def audit(node: str) -> str:
+    """Audit records of one node: the commands it took or refused."""
+    return f"{PREFIX}.audit.{token(node)}"

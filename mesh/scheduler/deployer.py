@@ -115,7 +115,7 @@ class Deployer:
             need[node] = need.get(node, 0) + 2 * (pod.replicas + 2) + 2 * len(flow.pods) + 1
         requests = {n: _ports_request(n, c) for n, c in need.items()}
         replies = await asyncio.gather(*(
-            self.bus.request(subjects.ports(n), req, PortsReply, timeout_s=5)
+            self.bus.request(subjects.ports(n), req, PortsReply, timeout_s=5, signed=True)
             for n, req in requests.items()))
         return {r.node: list(r.ports) for r in replies}
 
@@ -137,7 +137,8 @@ class Deployer:
                            ready_timeout_s=ready_timeout_s, files_ref=files_ref, lease_s=lease_s)
         timeout_s = min(ready_timeout_s + 5, self.spawn_timeout_s)
         try:
-            return await self.bus.request(subjects.spawn(node), req, SpawnReply, timeout_s=timeout_s)
+            return await self.bus.request(subjects.spawn(node), req, SpawnReply, timeout_s=timeout_s,
+                                          signed=True)
         except BusTimeoutError as exc:
             raise BusTimeoutError(f"pod {pod!r} on node {node}: no answer within {timeout_s:g} s "
                                   f"(timeout_ready_s={ready_timeout_s:g})",
@@ -216,7 +217,7 @@ class Deployer:
         live = {n.name for n in await self.nodes.list()} | {self.node}  # this node: surely alive
         replies, errors = await self.bus.gather(
             subjects.kill(flow_id, pod), KillRequest(flow_id=flow_id, pod=pod), KillReply,
-            expect=nodes & live, who=lambda r: r.node, timeout_s=timeout_s)
+            expect=nodes & live, who=lambda r: r.node, timeout_s=timeout_s, signed=True)
         for err in errors:
             logger.warning("a node failed to stop Peas of %s: %s", flow_id, err)
         return replies
@@ -229,7 +230,7 @@ class Deployer:
     async def reserve_ports(self, host: str | None, count: int) -> PortsReply:
         node = await self.node_for(host)
         return await self.bus.request(subjects.ports(node.name), _ports_request(node.name, count),
-                                      PortsReply, timeout_s=5)
+                                      PortsReply, timeout_s=5, signed=True)
 
     async def create_pod(self, pod: PodSpec, *, pod_id: str, host: str | None,
                          peas: list[dict[str, Any]] | None, lease_s: float | None,
@@ -264,7 +265,8 @@ class Deployer:
         return record
 
     async def renew(self, flow_id: str, lease_s: float) -> None:
-        await self.bus.publish(subjects.kill(flow_id), KillRequest(flow_id=flow_id, renew_lease_s=lease_s))
+        await self.bus.publish(subjects.kill(flow_id), KillRequest(flow_id=flow_id, renew_lease_s=lease_s),
+                               signed=True)
 
     async def list(self) -> list[FlowRecord]:
         return [FlowRecord.model_validate(v) for v in (await self.flows.list()).values()]

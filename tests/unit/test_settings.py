@@ -38,7 +38,7 @@ DISTINCT: dict[str, Any] = {
     "nats_tls_key": "/tmp/key-under-test", "nats_replicas": 4, "heartbeat_interval_s": 1.25,
     "node_ttl_s": 7.5, "ready_timeout_s": 42.5, "spawn_timeout_s": 77.5, "stop_grace_s": 4.25,
     "lease_s": 9.75, "log_max_age_s": 3601.5, "log_max_bytes": 123457, "max_upload_bytes": 654321,
-    "log_level": "DEBUG",
+    "log_level": "DEBUG", "trusted_keys": Path("/tmp/trusted-keys-under-test"),
 }
 
 # Where each setting is used: (component of the Wiring, keyword argument of that component).
@@ -56,7 +56,7 @@ USED_BY: dict[str, tuple[str, str]] = {
     "spawn_timeout_s": ("deployer", "spawn_timeout_s"), "stop_grace_s": ("agent", "stop_grace_s"),
     "lease_s": ("edge", "default_lease_s"), "log_max_age_s": ("agent", "log_max_age_s"),
     "log_max_bytes": ("agent", "log_max_bytes"), "max_upload_bytes": ("edge", "max_upload_bytes"),
-    "log_level": ("log_level", ""),
+    "log_level": ("log_level", ""), "trusted_keys": ("agent", "trusted_keys_file"),
 }
 
 
