@@ -27,6 +27,7 @@ from mesh.events.models import (
     PortsRequest,
     SpawnReply,
     SpawnRequest,
+    check_pea_configs,
 )
 from mesh.executors.checks import check_pod_uses
 from mesh.net.ports import free_port
@@ -52,6 +53,7 @@ class Commands:
         self.counts = {"spawned": 0, "killed": 0}
 
     async def spawn(self, req: SpawnRequest, _msg: Msg) -> SpawnReply:
+        check_pea_configs(req.peas)
         configs = [config_from_dict(p) for p in req.peas]
         files = {**(await self.files.get(req.files_ref)), **req.files} if req.files_ref else req.files
         workdir = await asyncio.to_thread(write_workspace, self.state_dir, req.flow_id, files)

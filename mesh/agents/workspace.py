@@ -7,6 +7,7 @@ to stay inside it."""
 from __future__ import annotations
 
 import base64
+import binascii
 import shutil
 from pathlib import Path, PurePosixPath
 
@@ -31,12 +32,19 @@ def write_workspace(state_dir: Path, flow_id: str, files: dict[str, str]) -> Pat
             path = _inside(root, root.joinpath(*rel.parts))
             path.parent.mkdir(parents=True, exist_ok=True)
             _inside(root, path.parent)
-            path.write_bytes(base64.b64decode(data))
+            path.write_bytes(_content(name, data))
     except BaseException:
         if not existed:
             remove_workspace(state_dir, flow_id)
         raise
     return root
+
+
+def _content(name: str, data: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequestError(f"file {name!r} is not base64: {exc}", detail={"file": name}) from exc
 
 
 def workspace_of(state_dir: Path, flow_id: str) -> Path:

@@ -9,12 +9,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from mesh.names import Id, check_name
+from mesh.runtime.config import GatewayConfig, PeaConfig
 
 __all__ = [
+    "MAX_LEASE_S",
     "MAX_PORTS",
+    "PeaData",
+    "check_pea_config",
+    "check_pea_configs",
     "AuditEvent",
     "ErrorBody",
     "ErrorReply",
@@ -33,7 +46,42 @@ __all__ = [
 ]
 
 MAX_PORTS = 1024  # ports a node hands out in one request
+MAX_LEASE_S = 86400.0
 PodName = Annotated[str, AfterValidator(check_name)]
+_CONFIGS: dict[str, TypeAdapter[Any]] = {"pea": TypeAdapter(PeaConfig),
+                                         "gateway": TypeAdapter(GatewayConfig)}
+
+
+def check_pea_config(data: dict[str, Any]) -> dict[str, Any]:
+    """A Pea configuration as a planner wrote it (``config_to_dict``): checked, kept as is."""
+    kind = data.get("kind", "pea")
+    if kind not in _CONFIGS:
+        raise ValueError(f"kind must be 'pea' or 'gateway', not {kind!r}")
+    _CONFIGS[kind].validate_python({k: v for k, v in data.items() if k != "kind"})
+    return data
+
+
+PeaData = Annotated[dict[str, Any], AfterValidator(check_pea_config)]
+_PEA_LIST: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(list[PeaData])
+
+
+def check_pea_configs(peas: list[dict[str, Any]]) -> None:
+    """The Pea configurations of a spawn: at least one, each a valid config; else a 400
+    naming the field (``peas.0.inputs.0.port: ...``)."""
+    from mesh.errors import BadRequestError
+
+    if not peas:
+        raise BadRequestError("peas: a spawn needs at least one Pea configuration",
+                              detail={"field": "peas"})
+    try:
+        _PEA_LIST.validate_python(peas)
+    except ValidationError as exc:
+        problems = "; ".join(f"peas.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in exc.errors(include_url=False)[:5])
+        raise BadRequestError(f"invalid Pea configuration: {problems}",
+                              detail={"field": "peas"}) from exc
+LeaseS = Annotated[float, Field(gt=0, le=MAX_LEASE_S, allow_inf_nan=False,
+                                description="seconds, at most a day")]
 LifecycleKind = Literal["started", "ready", "exited", "failed", "stopped"]
 LogStream = Literal["stdout", "stderr", "log"]
 
@@ -110,6 +158,8 @@ class NodeInfo(Event):
     heartbeat: float = Field(description="epoch seconds of this record")
     edge_key: str | None = Field(default=None, description="public nkey this node's edge signs "
                                  "its commands with (trusted by the mesh unless --trusted-keys)")
+    instance: str = Field(default="", description="random key of the node's state dir: another "
+                          "state dir under a live node's name is refused ('': an older jinad)")
 
 
 class LifecycleEvent(Event):
@@ -144,12 +194,13 @@ class SpawnRequest(Event):
     type: Literal["spawn.request.v1"] = "spawn.request.v1"
     flow_id: Id
     pod: PodName
-    peas: list[dict[str, Any]] = Field(default_factory=list, description="pea configs")
-    ready_timeout_s: float = 60.0
+    peas: list[dict[str, Any]] = Field(default_factory=list, description="pea configs "
+                                       "(config_to_dict; checked by the node: check_pea_configs)")
+    ready_timeout_s: float = Field(60.0, gt=0, le=MAX_LEASE_S, allow_inf_nan=False)
     files: dict[str, str] = Field(default_factory=dict, description="file name -> base64 content")
     files_ref: str | None = Field(default=None, description="key of the flow's uploaded files in "
                                   "the jinad_files object store (too big for one message)")
-    lease_s: float | None = Field(default=None, description="peas die unless renewed within this")
+    lease_s: LeaseS | None = Field(default=None, description="peas die unless renewed within this")
 
 
 class SpawnReply(Event):
@@ -167,7 +218,7 @@ class KillRequest(Event):
     type: Literal["kill.request.v1"] = "kill.request.v1"
     flow_id: Id
     pod: PodName | None = None
-    renew_lease_s: float | None = Field(default=None, description="renew the lease instead of killing")
+    renew_lease_s: LeaseS | None = Field(default=None, description="renew the lease instead of killing")
 
 
 class KillReply(Event):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from mesh.events.models import PeaData
 from mesh.flow.spec import PodSpec
 from mesh.names import Id, check_name
-from mesh.runtime.config import GatewayConfig, PeaConfig
 from mesh.scheduler.deployer import MAX_PORTS
 
 __all__ = ["DeleteFlowQuery", "DeletePodQuery", "FlowQuery", "LeaseQuery", "LogsQuery",
@@ -21,24 +21,12 @@ __all__ = ["DeleteFlowQuery", "DeletePodQuery", "FlowQuery", "LeaseQuery", "Logs
 PodName = Annotated[str, AfterValidator(check_name)]
 LeaseS = Annotated[float, Field(gt=0, description="seconds")]
 
-_CONFIGS: dict[str, TypeAdapter[Any]] = {"pea": TypeAdapter(PeaConfig), "gateway": TypeAdapter(GatewayConfig)}
-
-
-def _check_pea(data: dict[str, Any]) -> dict[str, Any]:
-    """A Pea configuration as a planner wrote it (``config_to_dict``): checked, kept as is."""
-    kind = data.get("kind", "pea")
-    if kind not in _CONFIGS:
-        raise ValueError(f"kind must be 'pea' or 'gateway', not {kind!r}")
-    _CONFIGS[kind].validate_python({k: v for k, v in data.items() if k != "kind"})
-    return data
-
-
 class PodRequest(PodSpec):
     """``PUT /pod``: the pod's arguments (as in ``Flow.add``), and how to run it."""
 
     pod_id: Id | None = Field(None, description="id of the pod in the mesh (default: a new one)")
     flow_id: Id | None = Field(None, description="older name of pod_id")
-    peas: list[Annotated[dict[str, Any], AfterValidator(_check_pea)]] | None = Field(
+    peas: list[PeaData] | None = Field(
         None, description="Pea configurations planned by the caller (default: this node plans)")
     lease_s: LeaseS | None = Field(None, description="remove the pod unless its lease is renewed "
                                    "within this many seconds (PUT /pod/{id}/lease)")
