@@ -32,12 +32,14 @@ A block without a marker must run. Example values, replaced in the block (and in
 ``localhost`` → 127.0.0.1; port 8000 → the jinad's edge, 4222 → its NATS, 8222 → NATS
 monitoring, 45678 → a Flow's gateway (ZeroMQ); a flow id (any UUID) → the id the last block
 printed, else the test's own Flow's. Environment: ``$PORT_HTTP`` (the Flow's HTTP JSON port),
-``$T`` (a token), ``JINAD_PORT``/``JINAD_STATE_DIR``/``JINAD_HOST`` (a bare ``jinad`` of a
-background block gets free ports and a temp state dir on loopback).
+``$T`` (a token), ``JINAD_PORT``/``JINAD_NATS_PORT``/``JINAD_STATE_DIR``/``JINAD_HOST``/
+``JINAD_ADVERTISE_HOST`` (a bare ``jinad`` of a background block gets free ports and a temp
+state dir, bound to and advertised on loopback).
 
 Shown output: in Python, ``print(...)  # text`` means the text is printed; in a console
 block, every line that is not a ``$ `` command is output. Each must appear in stdout, in order
-(``...`` matches anything; ids and numbers of 4+ digits match any).
+(``...`` matches anything; ids, addresses and numbers of 4+ digits match any). All blocks
+together have ``TOTAL_BUDGET_S``; each one at most ``BLOCK_TIMEOUT_S`` of it.
 """
 
 from __future__ import annotations
@@ -194,6 +196,7 @@ class Walk:
     def env(self, tag: str, values: dict[str, Any]) -> dict[str, str]:
         env = {**os.environ, TAG: tag, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8",
                "PYTHONUNBUFFERED": "1", "T": self.token, "JINAD_HOST": "127.0.0.1",
+               "JINAD_ADVERTISE_HOST": "127.0.0.1",
                "JINAD_STATE_DIR": str(self.root / f"state-{tag}"),
                "JINAD_PORT": str(values["edge_port"]), "JINAD_NATS_PORT": str(values["nats_port"])}
         if values.get("port_http"):
