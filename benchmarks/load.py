@@ -8,16 +8,18 @@ from benchmarks.context import Context
 from benchmarks.procs import Child, python_module
 from benchmarks.report import median
 
-__all__ = ["emit_load", "load"]
+__all__ = ["emit_load", "load", "load_pair"]
 
 DOCS = 10_000
 REQUEST_SIZE = 100
 WINDOW = 64  # the Client's default prefetch
 
 
-def load(ctx: Context, kind: str, port: int) -> dict[str, Any]:
-    """Run the client process against ``port`` and return what it measured."""
-    rounds, samples = ctx.pick(10, 2), ctx.pick(500, 100)
+def load(ctx: Context, kind: str, port: int, *, rounds: int | None = None,
+         samples: int | None = None) -> dict[str, Any]:
+    """Run the client process against ``port`` and return what it measured (``rounds`` of
+    DOCS Documents and ``samples`` single-Document round trips; by default the mode's)."""
+    rounds, samples = rounds or ctx.pick(10, 2), samples or ctx.pick(500, 100)
     client = Child(python_module("benchmarks.loadgen", kind, "--port", str(port), "--docs",
                                  str(DOCS), "--request-size", str(REQUEST_SIZE), "--rounds",
                                  str(rounds), "--latency-samples", str(samples), "--window",
@@ -27,6 +29,18 @@ def load(ctx: Context, kind: str, port: int) -> dict[str, Any]:
     result["params"] = {"docs": DOCS, "request_size": REQUEST_SIZE, "rounds": rounds,
                         "latency_samples": samples, "window": WINDOW}
     return result
+
+
+def load_pair(ctx: Context, ports: list[int], *, rounds: int, samples: int) -> list[dict[str, Any]]:
+    """The client process driving the Flows on ``ports`` in turn (``loadgen mesh-pair``);
+    what it measured for each, in the order of ``ports``."""
+    client = Child(python_module("benchmarks.loadgen", "mesh-pair",
+                                 *(a for p in ports for a in ("--port", str(p))), "--docs",
+                                 str(DOCS), "--request-size", str(REQUEST_SIZE), "--rounds",
+                                 str(rounds), "--latency-samples", str(samples), "--window",
+                                 str(WINDOW)), name="pair-client")
+    ctx.stack.callback(client.stop)
+    return list(client.result(timeout_s=300)["by_port"])
 
 
 def emit_load(ctx: Context, name: str, result: dict[str, Any], *, limit_of: str | None,

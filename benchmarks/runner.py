@@ -39,6 +39,8 @@ BENCHES: dict[str, Bench] = {
     "flow_pass": Bench("benchmarks.flow_core", {"uses": "_pass"}, "Flow of two _pass pods"),
     "flow_read": Bench("benchmarks.flow_core", {"uses": "benchmarks.executors:ReadText"},
                        "Flow of two pods that read every Document's text"),
+    "flow_encrypt": Bench("benchmarks.flow_encrypt", {},
+                          "Flow of two _pass pods, data sockets plain and CURVE, interleaved"),
     "nats_rr": Bench("benchmarks.nats_rr", {}, "issue 3 limit: NATS request/reply"),
     "jinad_rss": Bench("benchmarks.jinad_rss", {}, "idle jinad and nats-server RSS"),
     "jinad_flow": Bench("benchmarks.jinad_flow", {}, "PUT /flow/yaml, 3 pods, one jinad"),

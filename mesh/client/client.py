@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import zmq
@@ -14,21 +13,33 @@ import zmq.asyncio
 from mesh.client.callbacks import Callback, Callbacks
 from mesh.client.connection import ConnectionWatch
 from mesh.client.inputs import Inputs, batch_requests
+from mesh.client.pending import DEFAULT_TIMEOUT_S, HealthCheck, Pending
 from mesh.client.progress import Progress
-from mesh.errors import BadRequestError, RequestTimeoutError, UnavailableError
+from mesh.errors import BadRequestError
 from mesh.types.request import Request
 
-__all__ = ["AsyncClient", "Client"]
+__all__ = ["DEFAULT_TIMEOUT_S", "AsyncClient", "Client"]
 
-HealthCheck = Callable[[], str | None]
 _TICK_S = 0.1
 
 
 class _Base:
+    """``timeout_s``: the longest wait for the next answer while requests are pending (the
+    first one from the call's start); past it a call raises ``RequestTimeoutError``. None
+    waits for ever. ``health_check`` (a Flow's ``health``) names a Pea that died, and the
+    call raises ``UnavailableError`` at once. ``flow``: a local Flow, for its gateway's port
+    and its health."""
+
     def __init__(self, args: argparse.Namespace | None = None, *, host: str = "127.0.0.1",
                  port_expose: int | None = None, port: int | None = None, request_size: int = 100,
-                 prefetch: int = 64, timeout_s: float | None = None, show_progress: bool = False,
-                 health_check: HealthCheck | None = None, connect_timeout_s: float | None = 10.0) -> None:
+                 prefetch: int = 64, timeout_s: float | None = DEFAULT_TIMEOUT_S,
+                 show_progress: bool = False, health_check: HealthCheck | None = None,
+                 connect_timeout_s: float | None = 10.0, flow: Any = None) -> None:
+        if flow is not None:  # a mesh.Flow (not imported: the Flow imports the Client)
+            host, port_expose = "127.0.0.1", flow.port_expose
+            health_check = health_check or flow.health
+        if timeout_s is not None and timeout_s <= 0:
+            raise BadRequestError(f"timeout_s must be positive seconds or None, not {timeout_s!r}")
         if args is not None:
             host = getattr(args, "host", host)
             port_expose = getattr(args, "port_expose", port_expose)
@@ -60,15 +71,9 @@ class _Base:
         sock.connect(self.address)
         return watch
 
-    def _check(self, last_progress: float, pending: int, watch: ConnectionWatch) -> None:
-        problem = self.health_check() if self.health_check else None
-        problem = problem or watch.problem(pending)
-        if problem:
-            raise UnavailableError(f"{problem}; {pending} request(s) will not be answered")
-        if self.timeout_s is not None and time.monotonic() - last_progress > self.timeout_s:
-            raise RequestTimeoutError(
-                f"no response from the gateway at {self.address} for {self.timeout_s:g} s; "
-                f"{pending} request(s) pending. Is the Flow running and every pod up?")
+    def _pending(self, on: str, watch: ConnectionWatch) -> Pending:
+        return Pending(endpoint=on, watch=watch, timeout_s=self.timeout_s,
+                       health_check=self.health_check)
 
 
 class Client(_Base):
@@ -83,7 +88,11 @@ class Client(_Base):
              show_progress: bool | None = None) -> list[Request] | None:
         callbacks = Callbacks(on_done, on_error, on_always)
         progress = Progress(enabled=self.show_progress if show_progress is None else show_progress)
-        self._run(self._socket(), self._requests(on, inputs, parameters, request_size), callbacks, progress)
+        sock = self._socket()
+        assert self._watch is not None
+        self._watch.begin()
+        self._run(sock, self._requests(on, inputs, parameters, request_size), callbacks, progress,
+                  self._pending(on, self._watch))
         progress.done()
         return callbacks.results if callbacks.collect else None
 
@@ -113,13 +122,8 @@ class Client(_Base):
             self.close()
 
     def _run(self, sock: zmq.Socket, reqs: Iterator[Request], callbacks: Callbacks,
-             progress: Progress) -> None:
-        pending: set[str] = set()
+             progress: Progress, pending: Pending) -> None:
         exhausted = False
-        last = time.monotonic()
-        watch = self._watch
-        assert watch is not None
-        watch.begin()
         while not exhausted or pending:
             while not exhausted and len(pending) < self.prefetch:
                 req = next(reqs, None)
@@ -127,18 +131,16 @@ class Client(_Base):
                     exhausted = True
                     break
                 sock.send_multipart(req.to_frames(), copy=False)
-                pending.add(req.id)
+                pending.sent(req.id)
             if not pending:
                 break
             if not sock.poll(int(_TICK_S * 1000)):
-                self._check(last, len(pending), watch)
+                pending.check()
                 continue
             while pending and sock.poll(0):
                 resp = Request.from_frames(sock.recv_multipart())
-                if resp.id not in pending:
+                if not pending.answered(resp.id):
                     continue  # a late answer to an earlier, abandoned call
-                pending.discard(resp.id)
-                last = time.monotonic()
                 progress.update(resp.num_docs)
                 callbacks(resp)
 
@@ -178,7 +180,7 @@ class AsyncClient(_Base):
         watch = self._connect(sock)
         try:
             reqs = self._requests(on, inputs, parameters, request_size)
-            await self._run(sock, reqs, callbacks, progress, watch)
+            await self._run(sock, reqs, callbacks, progress, self._pending(on, watch))
         finally:
             watch.close()
             sock.close(0)
@@ -186,28 +188,26 @@ class AsyncClient(_Base):
         return callbacks.results if callbacks.collect else None
 
     async def _run(self, sock: zmq.asyncio.Socket, reqs: Iterator[Request], callbacks: Callbacks,
-                   progress: Progress, watch: ConnectionWatch) -> None:
-        pending = 0
+                   progress: Progress, pending: Pending) -> None:
         exhausted = False
-        last = time.monotonic()
         while not exhausted or pending:
-            while not exhausted and pending < self.prefetch:
+            while not exhausted and len(pending) < self.prefetch:
                 req = next(reqs, None)
                 if req is None:
                     exhausted = True
                     break
                 await sock.send_multipart(req.to_frames(), copy=False)
-                pending += 1
+                pending.sent(req.id)
             if not pending:
                 break
             try:
                 frames = await asyncio.wait_for(sock.recv_multipart(), _TICK_S)
             except asyncio.TimeoutError:
-                self._check(last, pending, watch)
+                pending.check()
                 continue
             resp = Request.from_frames(frames)
-            pending -= 1
-            last = time.monotonic()
+            if not pending.answered(resp.id):
+                continue
             progress.update(resp.num_docs)
             callbacks(resp)
 

@@ -87,6 +87,9 @@ class FlowSpec(BaseModel):
                            "process stops renewing them (it died without closing the Flow)")
     edge: str | None = Field(None, description="host[:port] of a jinad edge this process can reach; "
                              "pods whose host is a node name are placed through it")
+    encrypt_data: bool = Field(False, description="encrypt and authenticate the data sockets "
+                               "between the Flow's Peas and its gateway (ZeroMQ CURVE, keys "
+                               "made per Flow)")
 
     _check_ports = field_validator("port_expose", "port_http")(_port)
 

@@ -9,6 +9,7 @@ from mesh.errors import FlowConfigError
 from mesh.flow.addresses import LOCAL, NodeRef, Placement, dial_host
 from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig, SocketSpec
+from mesh.runtime.keys import MeshKeys, new_keys
 
 __all__ = ["FlowPlan", "PodPlan", "check_graph", "plan_flow", "plan_pod_alone"]
 
@@ -84,21 +85,24 @@ def check_graph(pods: list[PodSpec]) -> None:
 
 def plan_flow(flow_id: str, spec: FlowSpec, pods: list[PodSpec], *,
               placement: Placement | None = None) -> FlowPlan:
-    """Pea configurations for every pod and the gateway, wired per the placement."""
+    """Pea configurations for every pod and the gateway, wired per the placement. The Flow's
+    keys are chosen here, once, and every config carries them: the control key, and with
+    ``encrypt_data`` the CURVE key pairs of its data sockets."""
     check_graph(pods)
     where = placement or Placement()
     gw_node = where.gateway
+    keys = new_keys(encrypt_data=spec.encrypt_data)
 
     def gw_port() -> int:
         return where.ports(gw_node)
 
     gw = GatewayConfig(flow_id=flow_id, port_expose=spec.port_expose or gw_port(),
                        port_http=(spec.port_http or gw_port()) if spec.http else None,
-                       port_ctrl=gw_port(), log_level=spec.log_level)
+                       port_ctrl=gw_port(), log_level=spec.log_level, keys=keys)
     plan = FlowPlan(flow_id=flow_id, gateway=gw, gateway_node=gw_node)
     for pod in pods:
         node = where.node_of(pod.name or "")
-        pp = _plan_pod(flow_id, spec, pod, lambda n=node: where.ports(n))  # type: ignore[misc]
+        pp = _plan_pod(flow_id, spec, pod, lambda n=node: where.ports(n), keys)  # type: ignore[misc]
         pp.node = node
         plan.pods.append(pp)
     downstream: dict[str, list[PodPlan]] = {}
@@ -159,7 +163,8 @@ def _dial(target: PeaConfig, *, sender: PeaConfig | None = None) -> SocketSpec:
     return SocketSpec(mode="connect", addresses=[f"{host}:{bound.port}"])
 
 
-def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator) -> PodPlan:
+def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator,
+              keys: MeshKeys) -> PodPlan:
     assert pod.name is not None
     env = {**flow.env, **pod.env}
 
@@ -169,7 +174,8 @@ def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator) -
                          uses_with=pod.uses_with if role == "pea" else {},
                          inputs=[SocketSpec(mode="bind", port=in_port or port())],
                          port_ctrl=ctrl or port(), replica_id=replica_id, log_level=flow.log_level,
-                         env=env, image=pod.image if role == "pea" else None, network=pod.network)
+                         env=env, image=pod.image if role == "pea" else None, network=pod.network,
+                         keys=keys)
 
     if pod.replicas == 1 and not pod.uses_before and not pod.uses_after:
         single = pea(pod.name, pod.uses, "pea", in_port=pod.port_in, ctrl=pod.port_ctrl)
@@ -194,7 +200,7 @@ def plan_pod_alone(flow_id: str, pod: PodSpec, *, node: NodeRef, ports: PortAllo
                    log_level: str = "INFO") -> PodPlan:
     """One pod outside any Flow (``mesh pod``): it binds its input and its output."""
     spec = FlowSpec(log_level=log_level)
-    pp = _plan_pod(flow_id, spec, pod, ports)
+    pp = _plan_pod(flow_id, spec, pod, ports, new_keys())
     pp.node = node
     pp.exit.outputs.append(SocketSpec(mode="bind", port=pod.port_out or ports()))
     return pp

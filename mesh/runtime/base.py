@@ -12,7 +12,8 @@ from typing import Any
 
 import zmq
 
-from mesh.runtime.sockets import bind_port
+from mesh.runtime.keys import MeshKeys
+from mesh.runtime.sockets import bind_port, open_zap
 from mesh.types.codec import dumps, loads
 
 __all__ = ["Runtime"]
@@ -20,14 +21,22 @@ __all__ = ["Runtime"]
 logger = logging.getLogger("mesh.pea")
 
 _POLL_MS = 500
+_OPEN = ("status", "ping")  # mesh.runtime.ctrl_auth.OPEN, without importing hashlib at start
+_COMMANDS = ("status", "ping", "terminate")
+_WARN_EVERY_S = 10.0  # refused commands: one warning per this long, not one per message
 
 
 class Runtime:
-    """Binds a control socket last, so that an answer on it means READY."""
+    """Binds a control socket last, so that an answer on it means READY. Obeys a command
+    other than status and ping only when it is signed with the Flow's key
+    (:mod:`mesh.runtime.ctrl_auth`); with ``keys.encrypt``, a ZAP handler admits to the
+    encrypted data sockets only the Flow's own CURVE client key."""
 
-    def __init__(self, *, name: str, port_ctrl: int) -> None:
+    def __init__(self, *, name: str, port_ctrl: int, keys: MeshKeys | None = None) -> None:
         self.name = name
         self.port_ctrl = port_ctrl
+        self.keys = keys
+        self.started = time.time()  # commands signed before this are not for this life of it
         self.ctx = zmq.Context()
         self.poller = zmq.Poller()
         self.ctrl: zmq.Socket | None = None
@@ -35,6 +44,15 @@ class Runtime:
         self.counts = {"recv": 0, "sent": 0, "recv_bytes": 0, "sent_bytes": 0, "failed": 0}
         self._parent = int(os.environ.get("MESH_PARENT_PID", "0") or 0)
         self._handlers: dict[zmq.Socket, Any] = {}
+        self._verifier: Any = None  # a ctrl_auth.Verifier, made at the first signed command
+        self._refused = 0
+        self._warned_at = 0.0
+        self._curve_client = b""
+        if keys is not None and keys.encrypt:  # before any data socket: no handshake without it
+            from zmq.utils import z85
+
+            self._curve_client = z85.decode(keys.curve_client_public)
+            self.register(open_zap(self.ctx), self._on_zap)
 
     def register(self, sock: zmq.Socket, handler: Any) -> None:
         self.poller.register(sock, zmq.POLLIN)
@@ -98,14 +116,69 @@ class Runtime:
         frames = sock.recv_multipart()
         ident, body = frames[:-1], frames[-1]
         try:
-            cmd = loads(body).get("cmd", "status")
-        except (ValueError, AttributeError):  # not JSON, or not an object: a plain ping
-            cmd = "status"
-        if cmd == "terminate":
-            self.running = False
-        reply = {"ok": True, "cmd": cmd, "pea": self.name, "pid": os.getpid(),
-                 "time": time.time(), "counts": self.counts, **self.status_extra()}
+            msg = loads(body)
+        except ValueError:  # not JSON: a plain ping
+            msg = {}
+        msg = msg if isinstance(msg, dict) else {}
+        cmd, signed = msg.get("cmd", "status"), "mac" in msg
+        is_open = cmd in _OPEN
+        refusal = self._check(msg, open_cmd=is_open) if signed or not is_open else None
+        if refusal is None or is_open:  # an open command is answered, signed well or not
+            reply = self._answer(cmd)
+        else:
+            reply = self._refuse_command(cmd, refusal)
+        if signed and refusal is None:
+            from mesh.runtime.ctrl_auth import proof
+
+            assert self.keys is not None
+            reply["proof"] = proof(self.keys.ctrl, msg["nonce"], reply)
         sock.send_multipart([*ident, dumps(reply)])
+
+    def _answer(self, cmd: Any) -> dict[str, Any]:
+        """Carry out an open or an authenticated command."""
+        if cmd not in _COMMANDS:
+            return {"ok": False, "cmd": cmd, "pea": self.name, "error": "BadRequestError",
+                    "message": f"unknown command {cmd!r}; commands are {', '.join(_COMMANDS)}"}
+        if cmd == "terminate":
+            logger.info("terminate received on the control socket, stopping")
+            self.running = False
+        return {"ok": True, "cmd": cmd, "pea": self.name, "pid": os.getpid(), "time": time.time(),
+                "counts": self.counts, **self.status_extra()}
+
+    def _check(self, msg: dict[str, Any], *, open_cmd: bool) -> str | None:
+        """Why a signed (or needing to be signed) command is refused, or None."""
+        if self._verifier is None:
+            from mesh.runtime.ctrl_auth import Verifier
+
+            self._verifier = Verifier(self.keys.ctrl if self.keys else None, pea=self.name,
+                                      started=self.started)
+        check = self._verifier.unsigned if open_cmd else self._verifier.refusal
+        return check(msg)  # type: ignore[no-any-return]
+
+    def _refuse_command(self, cmd: Any, reason: str) -> dict[str, Any]:
+        self._warn_refused(f"refused control command {cmd!r}: {reason}")
+        return {"ok": False, "cmd": cmd, "pea": self.name, "error": "ForbiddenError",
+                "message": f"command {cmd!r} refused: {reason}"}
+
+    def _warn_refused(self, what: str) -> None:
+        """One warning per ``_WARN_EVERY_S`` at most: a stranger cannot flood the logs."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_S:
+            logger.warning("%s (%d refused so far)", what, self._refused)
+            self._warned_at = now
+
+    def _on_zap(self, sock: zmq.Socket) -> None:
+        """ZeroMQ's authentication request for a connection to an encrypted data socket:
+        only the Flow's CURVE client key is let in."""
+        frames = sock.recv_multipart()
+        version, request_id, _domain, address, _identity, mechanism, *credentials = frames
+        allowed = mechanism == b"CURVE" and credentials[:1] == [self._curve_client]
+        if not allowed:
+            self._warn_refused(f"refused a data connection from {address.decode(errors='replace')}: "
+                               "not the Flow's CURVE key")
+        status = (b"200", b"OK") if allowed else (b"400", b"not a key of this Flow")
+        sock.send_multipart([version, request_id, *status, b"", b""])
 
     def status_extra(self) -> dict[str, Any]:
         return {}

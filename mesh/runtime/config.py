@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from mesh.runtime.keys import KEYS_ENV, MeshKeys
+
 __all__ = ["GatewayConfig", "PeaConfig", "SocketSpec", "config_from_dict", "config_to_dict"]
 
 
@@ -31,15 +33,27 @@ class SocketSpec:
 
 
 class _Json:
+    """The two forms of a config: its command line (no keys) and its transport (with keys)."""
+
+    keys: MeshKeys | None
+    env: dict[str, str]
+
+    def __post_init__(self) -> None:
+        """The keys go into the Pea's environment (the launchers pass ``env`` on)."""
+        self.keys = MeshKeys.from_data(self.keys)
+        self.env = {k: v for k, v in self.env.items() if k != KEYS_ENV}
+        if self.keys is not None:
+            self.env[KEYS_ENV] = self.keys.to_env()
+
     def to_json(self) -> str:
-        return orjson.dumps(dataclasses.asdict(self)).decode()  # type: ignore[call-overload]
+        """The config as the Pea's command line carries it: without its keys."""
+        data = _data(self)
+        del data["keys"]
+        return orjson.dumps(data).decode()
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Any:
-        data = orjson.loads(raw)
-        for key in ("inputs", "outputs"):
-            data[key] = [SocketSpec(**s) for s in data.get(key, [])]
-        return cls(**data)
+        return _build(cls, orjson.loads(raw))
 
 
 @dataclass
@@ -59,9 +73,10 @@ class PeaConfig(_Json):
     num_parts: int = 1
     replica_id: int = -1
     log_level: str = "INFO"
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # holds the keys, too
     image: str | None = None
     network: str = "bridge"  # for a container: "bridge" (ports published) or "host"
+    keys: MeshKeys | None = field(default=None, repr=False)  # the Flow's, from its planner
 
     @property
     def in_container(self) -> bool:
@@ -87,21 +102,35 @@ class GatewayConfig(_Json):
     outputs: list[SocketSpec] = field(default_factory=list)
     num_parts: int = 1
     log_level: str = "INFO"
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    keys: MeshKeys | None = field(default=None, repr=False)
+
+
+def _data(cfg: Any) -> dict[str, Any]:
+    """Its fields as JSON-able data; the keys once, not also in ``env``."""
+    data = dataclasses.asdict(cfg)
+    data["env"] = {k: v for k, v in data["env"].items() if k != KEYS_ENV}
+    return data
+
+
+def _build(cls: type[Any], data: dict[str, Any]) -> Any:
+    for key in ("inputs", "outputs"):
+        data[key] = [SocketSpec(**s) for s in data.get(key, [])]
+    return cls(**data)
 
 
 def config_to_dict(cfg: PeaConfig | GatewayConfig) -> dict[str, Any]:
-    """A config as JSON-able data, tagged with its kind, for spawn requests."""
+    """A config as JSON-able data, tagged with its kind, for spawn requests: with its keys,
+    which the node passes on to the Pea."""
     kind = "gateway" if isinstance(cfg, GatewayConfig) else "pea"
-    return {"kind": kind, **dataclasses.asdict(cfg)}
+    return {"kind": kind, **_data(cfg)}
 
 
 def config_from_dict(data: dict[str, Any]) -> PeaConfig | GatewayConfig:
     data = dict(data)
     cls = GatewayConfig if data.pop("kind", "pea") == "gateway" else PeaConfig
     try:
-        for key in ("inputs", "outputs"):
-            data[key] = [SocketSpec(**s) for s in data.get(key, [])]
-        return cls(**data)
+        return _build(cls, data)  # type: ignore[no-any-return]
     except TypeError as exc:  # a socket entry or a field that is not the config's
         from mesh.errors import BadRequestError
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from mesh.errors import MeshError
 from mesh.logs import StreamToLogger, setup_pea_logging
 from mesh.runtime.base import Runtime
+from mesh.runtime.keys import keys_from_env
 
 logger = logging.getLogger("mesh.pea")
 
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         from mesh.runtime.gateway import GatewayRuntime
 
         gw = GatewayConfig.from_json(raw)
+        gw.keys = keys_from_env() or gw.keys
         setup_pea_logging(gw.name, gw.log_level)
         factory: Callable[[], Runtime] = functools.partial(GatewayRuntime, gw)
     else:
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         from mesh.runtime.pea import PeaRuntime
 
         cfg = PeaConfig.from_json(raw)
+        cfg.keys = keys_from_env() or cfg.keys  # out of the environment before the executor runs
         setup_pea_logging(cfg.name, cfg.log_level)
         factory = functools.partial(PeaRuntime, cfg)
     sys.stdout = StreamToLogger(logging.getLogger("mesh.print"))  # type: ignore[assignment]

@@ -22,13 +22,16 @@ logger = logging.getLogger("mesh.pea")
 
 class GatewayRuntime(Runtime):
     def __init__(self, config: GatewayConfig) -> None:
-        super().__init__(name=config.name, port_ctrl=config.port_ctrl)
+        super().__init__(name=config.name, port_ctrl=config.port_ctrl, keys=config.keys)
         self.config = config
         self.collector = PartCollector(config.num_parts)
         self.pending: dict[str, tuple[list[bytes], float]] = {}
-        self.outputs = [open_socket(self.ctx, zmq.PUSH, s, owner=config.name) for s in config.outputs]
+        self.outputs = [open_socket(self.ctx, zmq.PUSH, s, owner=config.name, keys=config.keys)
+                        for s in config.outputs]
         for spec in config.inputs:
-            self.register(open_socket(self.ctx, zmq.PULL, spec, owner=config.name), self._on_result)
+            pull = open_socket(self.ctx, zmq.PULL, spec, owner=config.name, keys=config.keys)
+            self.register(pull, self._on_result)
+        # the Clients' port: outside the Flow, so never CURVE (a Client holds no Flow key)
         self.frontend = open_socket(self.ctx, zmq.ROUTER, SocketSpec(mode="bind", port=config.port_expose),
                                     owner=config.name)
         self.frontend.setsockopt(zmq.ROUTER_MANDATORY, 0)

@@ -26,16 +26,19 @@ logger = logging.getLogger("mesh.pea")
 
 class PeaRuntime(Runtime):
     def __init__(self, config: PeaConfig) -> None:
-        super().__init__(name=config.name, port_ctrl=config.port_ctrl)
+        super().__init__(name=config.name, port_ctrl=config.port_ctrl, keys=config.keys)
         self.config = config
         self.collector = PartCollector(config.num_parts)
-        self.outputs = [open_socket(self.ctx, zmq.PUSH, s, owner=config.name) for s in config.outputs]
-        inputs = [open_socket(self.ctx, zmq.PULL, s, owner=config.name) for s in config.inputs]
+        self.outputs = [open_socket(self.ctx, zmq.PUSH, s, owner=config.name, keys=config.keys)
+                        for s in config.outputs]
+        inputs = [open_socket(self.ctx, zmq.PULL, s, owner=config.name, keys=config.keys)
+                  for s in config.inputs]
         for sock in inputs:
             self.register(sock, self._on_data)
-        logger.info("input %s output %s control over tcp://0.0.0.0:%d (ROUTER_BIND)",
+        logger.info("input %s output %s control over tcp://0.0.0.0:%d (ROUTER_BIND)%s",
                     " ".join(s.describe("PULL") for s in config.inputs) or "-",
-                    " ".join(s.describe("PUSH") for s in config.outputs) or "-", config.port_ctrl)
+                    " ".join(s.describe("PUSH") for s in config.outputs) or "-", config.port_ctrl,
+                    "; data sockets encrypted (CURVE)" if config.keys and config.keys.encrypt else "")
         self.executor: Executor = load_executor(
             config.uses, uses_with=config.uses_with, base_dir=config.base_dir,
             metas={"name": config.pod, "pea": config.name, "replica_id": config.replica_id})
