@@ -27,7 +27,7 @@ from mesh.errors import (
 )
 from mesh.launchers.base import ExitInfo, LineSink, PeaHandle
 from mesh.launchers.factory import Launch, make_pea, start_peas, stop_all
-from mesh.launchers.ready import wait_all_ready
+from mesh.launchers.ready import ctrl_keys, wait_all_ready
 from mesh.runtime.config import GatewayConfig, PeaConfig
 
 __all__ = ["PodRun", "Supervisor"]
@@ -105,7 +105,7 @@ class Supervisor:
             self._save()
             left = max(deadline - time.monotonic(), 0.05)
             try:
-                wait_all_ready(run.peas, [left] * len(run.peas))
+                wait_all_ready(run.peas, [left] * len(run.peas), keys=ctrl_keys(configs))
             except PeaStartError as exc:
                 raise _classify(exc, ready_timeout_s) from exc
             with self._lock:

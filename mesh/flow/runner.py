@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from mesh.launchers.base import LineSink, PeaHandle
 from mesh.launchers.factory import Launch, make_pea, start_peas, stop_all
-from mesh.launchers.ready import wait_all_ready
+from mesh.launchers.ready import ctrl_keys, wait_all_ready
 from mesh.runtime.config import GatewayConfig, PeaConfig
 
 __all__ = ["LocalRunner"]
@@ -32,7 +32,7 @@ class LocalRunner:
         try:
             self.peas.extend(self.launch(cfg, sink=self.sink) for cfg in configs)
             start_peas(self.peas)
-            wait_all_ready(self.peas, timeouts_s)
+            wait_all_ready(self.peas, timeouts_s, keys=ctrl_keys(configs))
         except BaseException:
             self.stop()
             raise

@@ -12,7 +12,7 @@ from mesh.errors import ForbiddenError
 from mesh.launchers.base import PeaHandle
 from mesh.runtime.control import ControlClient
 
-__all__ = ["wait_all_ready"]
+__all__ = ["ctrl_keys", "wait_all_ready"]
 
 _POLL_MS = 20
 
@@ -57,3 +57,9 @@ def wait_all_ready(peas: Sequence[PeaHandle], timeouts_s: Sequence[float], *,
     finally:
         for _, ctrl, _ in waiting.values():
             ctrl.close()
+
+
+def ctrl_keys(configs: Sequence[Any]) -> list[str | None]:
+    """The control keys of Pea configs (None for a config planned without keys), in order:
+    the ready wait then accepts only a Pea that proves it holds its Flow's key."""
+    return [cfg.keys.ctrl if getattr(cfg, "keys", None) else None for cfg in configs]
