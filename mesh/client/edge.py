@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 import uuid
@@ -15,12 +16,17 @@ __all__ = ["EdgeClient"]
 
 
 class EdgeClient:
-    """``EdgeClient('1.2.3.4', 8000, token=...)``; errors come back as the edge's MeshError."""
+    """``EdgeClient('1.2.3.4', 8000, token=...)``; errors come back as the edge's MeshError.
+
+    ``https=True`` for an edge started with ``--tls-cert``; ``ca_file`` names the certificate
+    (or its CA) to trust when it is not one the system trusts, such as a self-signed one.
+    """
 
     def __init__(self, host: str, port: int = 8000, *, token: str | None = None,
-                 timeout_s: float = 120.0) -> None:
+                 timeout_s: float = 120.0, https: bool = False, ca_file: str | None = None) -> None:
         self.host, self.port, self.token, self.timeout_s = host, port, token, timeout_s
-        self.base = f"http://{host}:{port}"
+        self.base = f"{'https' if https or ca_file else 'http'}://{host}:{port}"
+        self._tls = ssl.create_default_context(cafile=ca_file) if https or ca_file else None
 
     def __repr__(self) -> str:
         return f"<EdgeClient {self.base}>"
@@ -61,7 +67,8 @@ class EdgeClient:
         query = f"?follow={int(follow)}" + (f"&pod={pod}" if pod else "")
         req = self._request("GET", f"/logs/{flow_id}{query}")
         try:
-            resp = urllib.request.urlopen(req, timeout=None if follow else self.timeout_s)
+            resp = urllib.request.urlopen(req, timeout=None if follow else self.timeout_s,
+                                          context=self._tls)
         except urllib.error.HTTPError as exc:
             raise self._error(exc) from exc
         except OSError as exc:
@@ -88,7 +95,8 @@ class EdgeClient:
             raw, content_type = json.dumps(body).encode(), "application/json"
         req = self._request(method, path, raw, content_type)
         try:
-            with urllib.request.urlopen(req, timeout=timeout_s or self.timeout_s) as resp:
+            with urllib.request.urlopen(req, timeout=timeout_s or self.timeout_s,
+                                        context=self._tls) as resp:
                 return dict(json.loads(resp.read() or b"{}"))
         except urllib.error.HTTPError as exc:
             raise self._error(exc) from exc

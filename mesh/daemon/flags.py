@@ -55,12 +55,26 @@ def _is_mapping(info: FieldInfo) -> bool:
     return typing.get_origin(info.annotation) is dict
 
 
+def _kind(name: str, info: FieldInfo) -> dict[str, Any]:
+    """How argparse reads the field: ``K=V...`` for a mapping, several values for a list, no
+    value for a switch (``--insecure``), else one value."""
+    if _is_mapping(info):
+        return {"nargs": "*", "metavar": "K=V"}
+    if typing.get_origin(info.annotation) is list:
+        return {"nargs": "+", "metavar": "PATTERN"}
+    if info.annotation is bool:
+        return {"action": "store_const", "const": True}
+    return {"metavar": _metavar(name, info)}
+
+
 def _metavar(name: str, info: FieldInfo) -> str:
     args = typing.get_args(info.annotation) or (info.annotation,)
     if typing.get_origin(info.annotation) is typing.Literal:
         return "{" + ",".join(map(str, args)) + "}"
     if name.endswith("_s"):
         return "SECONDS"
+    if name.endswith(("_cert", "_key", "_keys")):
+        return "FILE"
     kinds = {int: "N", float: "NUMBER", Path: "DIR"}
     return next((kinds[a] for a in args if a in kinds), "TEXT")
 
@@ -76,9 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     for f in flags():
         info = Settings.model_fields[f.field]
         shown = f"default: {f.default}; " if f.default else ""
-        extra: dict[str, Any] = {"nargs": "*", "metavar": "K=V"} if _is_mapping(info) else \
-            {"metavar": _metavar(f.field, info)}
-        p.add_argument(f.flag, dest=f.field, help=f"{f.help} ({shown}env {f.env})", **extra)
+        p.add_argument(f.flag, dest=f.field, help=f"{f.help} ({shown}env {f.env})",
+                       **_kind(f.field, info))
     p.add_argument("--version", action="version", version=__version__,
                    help="print the version and exit")
     return p

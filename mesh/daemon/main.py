@@ -57,12 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jinad: error: port {settings.port} is in use; pass --port or JINAD_PORT", file=sys.stderr)
         return 2
     from mesh.daemon.node import wire
+    from mesh.http.tokens import announce, edge_access
 
+    access = edge_access(host=settings.host, token=settings.token, insecure=settings.insecure,
+                         state_dir=settings.state_dir)  # beyond loopback: never an open edge by accident
+    settings.token = access.token
     wiring = wire(settings, version=__version__)
     _setup_logging(wiring.log_level)
-    if settings.token is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
-        logger.warning("the edge listens on %s without a token: anyone who reaches port %d can run "
-                       "code here; pass --token or JINAD_TOKEN", settings.host, settings.port)
+    announce(access, host=settings.host, port=settings.port)
     try:
         return _serve(wiring)
     except MeshError as exc:
@@ -93,8 +95,9 @@ def _serve(wiring: Wiring) -> int:
     @app.after_server_start
     async def _ready(app_: Any) -> None:
         _second_signal_kills(app_, node.kill_broker)  # after Sanic's own handlers, to replace them
-        logger.info("jinad %s ready: edge http://%s:%d, advertised as %s, NATS %s, mesh size %d",
-                    wiring.name, host, port, node.address, node.nats_url,
+        logger.info("jinad %s ready: edge %s://%s:%d, advertised as %s, NATS %s, mesh size %d",
+                    wiring.name, "https" if wiring.server.get("ssl") else "http", host, port,
+                    node.address, node.nats_url,
                     len(await node.agent.live_nodes()))
 
     @app.before_server_stop

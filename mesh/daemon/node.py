@@ -78,8 +78,12 @@ def wire(settings: Settings, *, version: str) -> Wiring:
         deployer={"node": s.name, "spawn_timeout_s": s.spawn_timeout_s,
                   "ready_timeout_s": s.ready_timeout_s},
         edge={"name": s.name, "address": address, "version": version, "token": s.token,
-              "max_upload_bytes": s.max_upload_bytes, "default_lease_s": s.lease_s},
-        server={"host": s.host, "port": s.port},
+              "max_upload_bytes": s.max_upload_bytes, "default_lease_s": s.lease_s,
+              "insecure": s.insecure, "spawn_timeout_s": s.spawn_timeout_s,
+              "allow_uses": s.allow_uses, "allow_images": s.allow_images,
+              "no_uploads": s.no_uploads},
+        server={"host": s.host, "port": s.port,
+                "ssl": {"cert": s.tls_cert, "key": s.tls_key} if s.tls_cert else None},
     )
 
 
@@ -151,7 +155,7 @@ class Node:
         """What the edge's handlers use, once started."""
         assert self.bus is not None, "node not started"
         return EdgeServices(deployer=self.deployer, nodes=self.agent,
-                            logs=LogReader(self.bus.jetstream))
+                            logs=LogReader(self.bus.jetstream), broker=self.bus)
 
     async def stop(self) -> None:
         if self._agent is not None:

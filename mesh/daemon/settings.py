@@ -44,8 +44,9 @@ class Settings(BaseSettings):
                                   "HTTPS; needs --tls-key")
     tls_key: Path | None = Field(None, description="key file (PEM) of --tls-cert")
     allow_uses: list[str] = Field(default_factory=list, description="fnmatch patterns (--allow-uses "
-                                  "'_*' 'myorg.*'); a pod whose uses, uses_before or uses_after "
-                                  "matches none is refused (403); unset: any")
+                                  "'myorg.*' 'executors/*.yml'); a pod whose uses, uses_before or "
+                                  "uses_after matches none is refused (403); built-ins (_pass...) "
+                                  "always pass; unset: any")
     allow_images: list[str] = Field(default_factory=list, description="fnmatch patterns; a pod "
                                     "whose image matches none is refused (403); unset: any")
     no_uploads: bool = Field(False, description="refuse Flows that upload files (403): for nodes "

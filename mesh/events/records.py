@@ -49,7 +49,10 @@ class FlowRecord(BaseModel):
     type: Literal["flow.v1"] = "flow.v1"
     flow_id: str
     kind: Literal["flow", "pod"] = "flow"
-    yaml: str = ""
+    yaml: str = Field("", description="the Flow's YAML; empty when yaml_ref holds it")
+    yaml_ref: str | None = Field(None, description="key of the YAML in the jinad_files object "
+                                 "store, when it is too large for this record (a KV value is one "
+                                 "NATS message)")
     origin: str = Field(description="node whose edge created it")
     created: float
     status: FlowStatus = "starting"

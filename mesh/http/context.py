@@ -2,15 +2,19 @@
 
 ``create_app`` builds the :class:`EdgeContext` from the node's settings; once the node has
 started (its bus connected), ``ctx.attach(EdgeServices(...))`` gives it the deployer, the
-node directory and the log reader. Handlers annotate ``request: EdgeRequest``, so mypy
-checks every ``request.app.ctx.x``.
+node directory, the log reader and the broker link. Handlers annotate ``request:
+EdgeRequest``, so mypy checks every ``request.app.ctx.x``.
+
+``ctx.deployer``, ``ctx.nodes`` and ``ctx.logs`` are the work that needs the broker: while
+the node is starting, or while its connection to the broker is down, they raise a 503 at
+once (instead of each request waiting out a NATS timeout).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sanic import Request, Sanic
 from sanic.config import Config
@@ -18,11 +22,12 @@ from sanic.config import Config
 from mesh.errors import UnavailableError
 from mesh.events.models import NodeInfo
 from mesh.http.logreader import LogReader
+from mesh.http.policy import EdgePolicy
 
 if TYPE_CHECKING:
     from mesh.scheduler.deployer import Deployer
 
-__all__ = ["EdgeApp", "EdgeContext", "EdgeRequest", "EdgeServices", "NodeDirectory"]
+__all__ = ["BrokerLink", "EdgeApp", "EdgeContext", "EdgeRequest", "EdgeServices", "NodeDirectory"]
 
 
 class NodeDirectory(Protocol):
@@ -31,11 +36,19 @@ class NodeDirectory(Protocol):
     async def live_nodes(self) -> list[NodeInfo]: ...
 
 
+class BrokerLink(Protocol):
+    """The node's connection to the broker (its Bus), as far as the edge needs to know."""
+
+    @property
+    def is_connected(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class EdgeServices:
     deployer: Deployer
     nodes: NodeDirectory
     logs: LogReader
+    broker: BrokerLink
 
 
 @dataclass
@@ -47,14 +60,26 @@ class EdgeContext:
     version: str
     max_upload_bytes: int
     default_lease_s: float
+    token_required: bool = False
+    policy: EdgePolicy = field(default_factory=EdgePolicy)
     services: EdgeServices | None = None
+    openapi: dict[str, Any] | None = None  # the document, built on its first request
 
     def attach(self, services: EdgeServices) -> None:
         self.services = services
 
+    @property
+    def broker_connected(self) -> bool:
+        return self.services is not None and self.services.broker.is_connected
+
     def _started(self) -> EdgeServices:
         if self.services is None:
             raise UnavailableError(f"node {self.name} is still starting; retry")
+        if not self.services.broker.is_connected:
+            raise UnavailableError(
+                f"node {self.name} cannot reach the NATS broker now, and every flow and pod "
+                "lives there; it reconnects by itself: retry shortly (GET /alive shows "
+                "\"broker\")", detail={"node": self.name, "broker": "unreachable"})
         return self.services
 
     @property

@@ -8,26 +8,55 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from mesh.events.models import PeaData
+from mesh.events.models import MAX_LEASE_S, LeaseS, PeaData
 from mesh.flow.spec import PodSpec
-from mesh.names import Id, check_name
+from mesh.names import ID_MAX, NAME_MAX, Id, check_name
 from mesh.scheduler.deployer import MAX_PORTS
 
-__all__ = ["DeleteFlowQuery", "DeletePodQuery", "FlowQuery", "LeaseQuery", "LogsQuery",
-           "MAX_PORTS", "PodRequest", "PortsBody", "ResumeMessage"]
+__all__ = ["MAX_LEASE_S", "MAX_PORTS", "DeleteFlowQuery", "DeletePodQuery", "FlowQuery",
+           "LeaseQuery", "LogsQuery", "PodRequest", "PortsBody", "ResumeMessage"]
 
-PodName = Annotated[str, AfterValidator(check_name)]
-LeaseS = Annotated[float, Field(gt=0, description="seconds")]
+
+
+def _name_schema(max_len: int) -> WithJsonSchema:
+    """The rule of mesh.names as a JSON Schema pattern (the validator gives the message)."""
+    return WithJsonSchema({"type": "string",
+                           "pattern": f"^[A-Za-z0-9][A-Za-z0-9_-]{{0,{max_len - 1}}}$"})
+
+
+PodName = Annotated[str, AfterValidator(check_name), _name_schema(NAME_MAX)]
+IdField = Annotated[Id, _name_schema(ID_MAX)]
+
+def _pod_schema(schema: dict[str, Any]) -> None:
+    """What PodSpec's validators take, said in its JSON Schema too: ``needs`` may be one
+    name, ports are 1-65535, a name follows the rule of mesh.names, a ready deadline is at
+    most a day."""
+    props = schema.get("properties", {})
+    options = {name: props.get(name, {}).get("anyOf", []) for name in props}
+    options.get("needs", []).insert(0, {"type": "string"})
+    for name in ("port_in", "port_out", "port_ctrl", "port_expose"):
+        for option in options.get(name, []):
+            if option.get("type") == "integer":
+                option.update(minimum=1, maximum=65535)
+    for option in options.get("name", []):
+        if option.get("type") == "string":
+            option["pattern"] = f"^[A-Za-z0-9][A-Za-z0-9_-]{{0,{NAME_MAX - 1}}}$"
+    if "timeout_ready_s" in props:
+        props["timeout_ready_s"]["maximum"] = MAX_LEASE_S
+
 
 class PodRequest(PodSpec):
     """``PUT /pod``: the pod's arguments (as in ``Flow.add``), and how to run it."""
 
-    pod_id: Id | None = Field(None, description="id of the pod in the mesh (default: a new one)")
-    flow_id: Id | None = Field(None, description="older name of pod_id")
+    model_config = ConfigDict(json_schema_extra=_pod_schema)
+
+    pod_id: IdField | None = Field(None, description="id of the pod in the mesh (default: a new one)")
+    flow_id: IdField | None = Field(None, description="older name of pod_id")
     peas: list[PeaData] | None = Field(
-        None, description="Pea configurations planned by the caller (default: this node plans)")
+        None, min_length=1, description="Pea configurations planned by the caller, at least "
+        "one (default: this node plans)")
     lease_s: LeaseS | None = Field(None, description="remove the pod unless its lease is renewed "
                                    "within this many seconds (PUT /pod/{id}/lease)")
     lease: bool = Field(False, description="a lease of the node's default length (jinad "
@@ -77,13 +106,13 @@ class FlowQuery(BaseModel):
 class DeleteFlowQuery(BaseModel):
     """``DELETE /flow?flow_id=``."""
 
-    flow_id: Id = Field(description="the Flow to stop")
+    flow_id: IdField = Field(description="the Flow to stop")
 
 
 class DeletePodQuery(BaseModel):
     """``DELETE /pod?pod_id=``."""
 
-    pod_id: Id = Field(description="the pod to stop")
+    pod_id: IdField = Field(description="the pod to stop")
 
 
 class LogsQuery(BaseModel):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import Any
+
+from sanic.headers import parse_content_header
+from sanic.request.form import File, parse_multipart_form
 
 from mesh.errors import BadRequestError
 from mesh.http.context import EdgeRequest
@@ -24,14 +28,38 @@ class UploadTooLargeError(BadRequestError):
     status = 413
 
 
+def _files(request: EdgeRequest) -> Any:
+    """The request's files, parsed once; a body that is not multipart/form-data with a
+    boundary, or that does not parse as one, is a 400 (Sanic would log a traceback and
+    find no files)."""
+    parsed = getattr(request.ctx, "files", None)
+    if parsed is not None:
+        return parsed
+    kind, params = parse_content_header(request.headers.get("content-type", ""))
+    boundary = params.get("boundary")
+    if kind != "multipart/form-data" or not isinstance(boundary, str) or not boundary:
+        raise BadRequestError("send the Flow as multipart/form-data: "
+                              "files=[('yamlspec', open('flow.yml', 'rb'))]",
+                              detail={"content_type": kind})
+    try:
+        _, request.ctx.files = parse_multipart_form(  # type: ignore[no-untyped-call]
+            request.body or b"", boundary.encode())
+    except (ValueError, KeyError, IndexError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"the multipart body does not parse: {exc}") from exc
+    return request.ctx.files
+
+
+def _items(request: EdgeRequest, field: str) -> list[File]:
+    return list(_files(request).getlist(field, []))
+
+
 def collect_files(request: EdgeRequest, *, max_bytes: int) -> dict[str, bytes]:
     """Every uploaded file by its relative path; all of them, the Flow YAML included, may
     not be more than ``max_bytes`` together."""
     files: dict[str, bytes] = {}
-    flow_yaml = request.files.getlist("yamlspec", []) if request.files else []
-    total = sum(len(item.body) for item in flow_yaml)
+    total = sum(len(item.body) for item in _items(request, "yamlspec"))
     for field in FILE_FIELDS:
-        for item in request.files.getlist(field, []) if request.files else []:
+        for item in _items(request, field):
             total += len(item.body)
             files[safe_relpath(item.name)] = item.body
     if total > max_bytes:
@@ -42,7 +70,7 @@ def collect_files(request: EdgeRequest, *, max_bytes: int) -> dict[str, bytes]:
 
 
 def single_file(request: EdgeRequest, field: str) -> bytes:
-    items = request.files.getlist(field, []) if request.files else []
+    items = _items(request, field)
     if not items:
         raise BadRequestError(f"no file in the multipart field {field!r}; send the Flow YAML as "
                               f"files=[('{field}', open('flow.yml', 'rb'))]")

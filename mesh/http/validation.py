@@ -3,14 +3,13 @@
 ``@body(Model)`` hands the handler ``body=Model(...)`` from the JSON body; ``@query(Model)``
 hands it ``query=Model(...)`` from the query string. A wrong type or a missing field is a
 400 whose message names the field (``lease_s: Input should be a valid number``), and both
-decorators document the model in the OpenAPI document. (sanic-ext's ``validate`` puts the
-whole pydantic report, model name and URLs included, in one message.)
+decorators record the model for the OpenAPI document (:mod:`mesh.http.apidoc`). (sanic-ext's
+``validate`` puts the whole pydantic report, model name and URLs included, in one message.)
 """
 
 from __future__ import annotations
 
 import functools
-import types
 import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -18,12 +17,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from sanic import Request
-from sanic.exceptions import BadRequest
-from sanic_ext.extensions.openapi import openapi
-from sanic_ext.extensions.openapi.builders import OperationStore
-from sanic_ext.extensions.openapi.definitions import Component
 
 from mesh.errors import BadRequestError
+from mesh.events.codec import loads
+from mesh.events.errors import EventDecodeError
+from mesh.http.apidoc import record
 
 __all__ = ["body", "problems", "query"]
 
@@ -37,9 +35,10 @@ def problems(exc: ValidationError) -> tuple[str, list[dict[str, Any]]]:
     return "; ".join(f"{i['field']}: {i['message']}" for i in items), items
 
 
-def _check(model: type[BaseModel], data: Any, error: type[BadRequestError]) -> BaseModel:
+def _check(model: type[BaseModel], data: Any, error: type[BadRequestError], *,
+           strict: bool = False) -> BaseModel:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict)
     except ValidationError as exc:
         message, items = problems(exc)
         raise error(message, detail={"errors": items}) from exc
@@ -51,17 +50,16 @@ def _wrap(func: Handler, inject: Callable[[Request], tuple[str, BaseModel]]) -> 
         name, value = inject(request)
         return await func(request, *args, **{**kwargs, name: value})
 
-    store: dict[Any, Any] = OperationStore()  # type: ignore[no-untyped-call]
-    if func in store:  # openapi decorators applied below this one: keep what they said
-        store[handler] = store.pop(func)
-    return typing.cast(Handler, handler)
+    return typing.cast(Handler, handler)  # functools.wraps kept what apidoc recorded on func
 
 
 def _json(request: Request) -> dict[str, Any]:
+    """The body as strict JSON (orjson): no NaN or Infinity, no lone surrogates in strings,
+    nothing a pod's arguments could not be sent on as."""
     try:
-        data = request.json
-    except BadRequest as exc:
-        raise BadRequestError(f"body is not JSON: {exc}") from exc
+        data = loads(request.body or b"")
+    except EventDecodeError as exc:
+        raise BadRequestError(f"body is not JSON: {exc.message}") from exc
     if not isinstance(data, dict):
         raise BadRequestError("body must be a JSON object, e.g. {\"uses\": \"_logforward\"}; see /docs")
     return data
@@ -69,11 +67,13 @@ def _json(request: Request) -> dict[str, Any]:
 
 def body(model: type[BaseModel], *, error: type[BadRequestError] = BadRequestError,
          ) -> Callable[[Handler], Handler]:
-    """The JSON body as ``body=model(...)``; a bad one raises ``error`` (a 400)."""
+    """The JSON body as ``body=model(...)``; a bad one raises ``error`` (a 400). JSON has
+    types, so they are kept: ``"replicas": "2"`` or ``"lease": 0`` is a 400, not coerced
+    (a query string has only text: its values are converted)."""
     def decorator(func: Handler) -> Handler:
-        handler = _wrap(func, lambda request: ("body", _check(model, _json(request), error)))
-        return typing.cast(Handler, openapi.body({"application/json": Component(model)},
-                                                 required=True)(handler))
+        handler = _wrap(func, lambda request: ("body", _check(model, _json(request), error,
+                                                              strict=True)))
+        return record(handler, body=model, errors=(400, 413))
     return decorator
 
 
@@ -82,20 +82,11 @@ def _is_list(info: FieldInfo) -> bool:
 
 
 def _args(model: type[BaseModel], request: Request) -> dict[str, Any]:
-    """The query string's values by field: every value for a list field, else the first."""
+    """The query string's values by field: every value for a list field, else the first. A
+    blank value is a value (``?pod=`` is an empty pod name, refused, not no pod at all)."""
     fields = model.model_fields
     return {key: values if key in fields and _is_list(fields[key]) else values[0]
-            for key, values in request.args.items()}
-
-
-def _schema_type(info: FieldInfo) -> type:
-    """The scalar type of a query field (``float`` for ``Annotated[float, ...] | None``)."""
-    kind: Any = info.annotation
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        kind = next(a for a in typing.get_args(kind) if a is not type(None))
-    if typing.get_origin(kind) is typing.Annotated:
-        kind = typing.get_args(kind)[0]
-    return kind if kind in (str, int, float, bool) else str
+            for key, values in request.get_args(keep_blank_values=True).items()}
 
 
 def query(model: type[BaseModel]) -> Callable[[Handler], Handler]:
@@ -103,8 +94,5 @@ def query(model: type[BaseModel]) -> Callable[[Handler], Handler]:
     def decorator(func: Handler) -> Handler:
         handler = _wrap(func, lambda request: ("query", _check(model, _args(model, request),
                                                                 BadRequestError)))
-        for name, info in model.model_fields.items():
-            openapi.parameter(name, _schema_type(info), "query", required=info.is_required(),
-                              description=info.description or "")(handler)
-        return handler
+        return record(handler, query=model, errors=(400,))
     return decorator

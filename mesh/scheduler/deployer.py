@@ -7,6 +7,7 @@ for the Flow, on any node, is stopped before the error is returned.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,10 @@ from mesh.scheduler.placer import choose_node, pea_count
 __all__ = ["MAX_PORTS", "Deployer"]
 
 logger = logging.getLogger(__name__)
+# a Flow YAML larger than this goes to the object store, the record names it (a KV value is
+# one NATS message, 1 MB by default, and the record holds the pods too)
+INLINE_YAML_BYTES = 256 * 1024
+_YAML_FILE = "flow.yml"
 # the most ports a node hands out at once: PortsRequest's own bound, so the two never disagree
 
 
@@ -90,6 +95,7 @@ class Deployer:
         plan = plan_flow(flow.flow_id, flow.spec, flow.pods, placement=placement)
         record = _record(plan, flow, yaml_text=yaml_text, origin=self.node)
         _stamp_lives(record, live)
+        await self._stash_yaml(record)
         await self.flows.put(flow.flow_id, record)
         try:
             replies = await self._spawn_all(plan, flow, files)
@@ -160,11 +166,28 @@ class Deployer:
         await self.files.put(flow_id, files)
         return flow_id
 
+    async def _stash_yaml(self, record: FlowRecord) -> None:
+        """A large YAML moves from the record to the object store; the record names it."""
+        data = record.yaml.encode()
+        if len(data) <= INLINE_YAML_BYTES:
+            return
+        record.yaml_ref = _yaml_key(record.flow_id)
+        await self.files.put(record.yaml_ref, {_YAML_FILE: data})
+        record.yaml = ""
+
+    async def flow_yaml(self, record: FlowRecord) -> str:
+        """The Flow's YAML, from the record or the object store."""
+        if not record.yaml_ref:
+            return record.yaml
+        stored = await self.files.get(record.yaml_ref)
+        return base64.b64decode(stored.get(_YAML_FILE, "")).decode()
+
     async def _drop_files(self, flow_id: str) -> None:
-        try:
-            await self.files.delete(flow_id)
-        except Exception as exc:  # noqa: BLE001 - the flow is gone; a stale object only costs space
-            logger.warning("uploaded files of %s not removed: %s", flow_id, exc)
+        for key in (flow_id, _yaml_key(flow_id)):
+            try:
+                await self.files.delete(key)
+            except Exception as exc:  # noqa: BLE001 - the flow is gone; a stale object only costs space
+                logger.warning("uploaded files of %s not removed: %s", flow_id, exc)
 
     # -- read, delete -------------------------------------------------------------------
     async def get(self, flow_id: str) -> FlowRecord:
@@ -278,6 +301,10 @@ def _ports_request(node: str, count: int) -> PortsRequest:
                               "a node hands out at once; use fewer replicas",
                               detail={"node": node, "ports": count})
     return PortsRequest(count=count)
+
+
+def _yaml_key(flow_id: str) -> str:
+    return f"{flow_id}.yaml"
 
 
 def _record(plan: FlowPlan, flow: Flow, *, yaml_text: str, origin: str) -> FlowRecord:

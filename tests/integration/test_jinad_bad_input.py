@@ -256,6 +256,84 @@ def test_non_json_body_to_ports(node: JinadNode) -> None:
     _error(requests.post(f"{node.url}/ports", data=b"\xff\xfe", timeout=5), 400)
 
 
+# -- values out of range, duplicates, malformed requests -------------------------------------
+@pytest.mark.parametrize("lease_s", ["0", "-1", "inf", "nan", "86401", "1e400"])
+def test_a_lease_out_of_range_is_400_and_the_pod_keeps_running(node: JinadNode, lease_s: str) -> None:
+    pod_id = node.edge.create_pod({"uses": "_pass"})["pod_id"]
+    try:
+        r = requests.put(f"{node.url}/pod/{pod_id}/lease", params={"lease_s": lease_s}, timeout=10)
+        _error(r, 400, "lease_s")
+        assert "Infinity" not in r.text and "NaN" not in r.text
+        assert node.edge._call("GET", f"/pod/{pod_id}")["status"] == "running"
+        assert len(pea_pids_of(node.proc.pid)) == 1
+    finally:
+        node.edge.delete_pod(pod_id)
+
+
+@pytest.mark.parametrize(("payload", "words"), [
+    ({"uses": "_pass", "peas": []}, ("peas", "at least 1")),
+    ({"uses": "_pass", "lease_s": 86401}, ("lease_s", "86400")),
+    ({"uses": "_pass", "replicas": "2"}, ("replicas", "integer")),
+    ({"uses": "_pass", "lease": 0}, ("lease", "boolean")),
+    ({"uses": "_pass", "env": {"A=B": "1"}}, ("env", "'A=B'")),
+    ({"uses": "_pass", "env": {"A": "x\u0000y"}}, ("env", "NUL")),
+    ({"uses": "_pass", "timeout_ready_s": 1e9}, ("timeout_ready_s",)),
+])
+def test_a_pod_no_node_could_start_is_400(node: JinadNode, payload: dict[str, Any],
+                                          words: tuple[str, ...]) -> None:
+    _error(requests.put(f"{node.url}/pod", json=payload, timeout=10), 400, *words)
+    assert not pea_pids_of(node.proc.pid)
+
+
+def test_json_that_is_not_strict_json_is_400(node: JinadNode) -> None:
+    for raw in (b'{"uses": "_pass", "timeout_ready_s": NaN}', b'{"uses": "_pass", "x": Infinity}',
+                b'{"uses": "\\ud800"}'):
+        r = requests.put(f"{node.url}/pod", data=raw, headers={"Content-Type": "application/json"},
+                         timeout=10)
+        _error(r, 400, "JSON")
+
+
+def test_a_pod_id_in_use_is_409_and_the_pod_stays(node: JinadNode) -> None:
+    pod_id = node.edge.create_pod({"uses": "_pass"})["pod_id"]
+    try:
+        body = _error(requests.put(f"{node.url}/pod", json={"uses": "_pass", "pod_id": pod_id},
+                                   timeout=10), 409, pod_id)
+        assert body["detail"] == {"pod_id": pod_id}
+        assert node.edge._call("GET", f"/pod/{pod_id}")["status"] == "running"
+        assert len(pea_pids_of(node.proc.pid)) == 1
+    finally:
+        node.edge.delete_pod(pod_id)
+
+
+def test_a_100_kb_header_is_431(node: JinadNode) -> None:
+    r = requests.get(f"{node.url}/alive", headers={"X-Big": "a" * 100_000}, timeout=10)
+    body = _error(r, 431, "headers", "limit")
+    assert "upload" not in body["message"]
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("PATCH", "/flow/yaml", "PUT"), ("TRACE", "/flow/some-id", "GET"),
+    ("POST", "/pod/some-id/lease", "PUT"), ("PUT", "/alive", "GET"),
+])
+def test_a_method_a_path_does_not_take_is_405_with_allow(node: JinadNode, method: str, path: str,
+                                                         allow: str) -> None:
+    r = requests.request(method, f"{node.url}{path}", timeout=10)
+    _error(r, 405, method, allow)
+    assert allow in r.headers["allow"].split(", "), r.headers
+
+
+@pytest.mark.parametrize(("headers", "data", "words"), [
+    ({"Content-Type": "multipart/form-data"}, b"--x\r\n", ("multipart/form-data",)),
+    ({"Content-Type": "multipart/form-data; boundary=x"}, b"--x\r\nno header colon\r\n\r\nv\r\n--x--\r\n",
+     ("multipart",)),
+    ({"Content-Type": "application/json"}, b"{}", ("multipart/form-data",)),
+])
+def test_an_upload_that_is_not_multipart(node: JinadNode, headers: dict[str, str], data: bytes,
+                                         words: tuple[str, ...]) -> None:
+    _error(requests.put(f"{node.url}/flow/yaml", data=data, headers=headers, timeout=10), 400, *words)
+    assert "Failed when parsing form" not in node.log()
+
+
 # -- access and limits (the guarded node) -------------------------------------------------------
 def test_upload_over_the_size_limit(guarded: JinadNode) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}

@@ -87,7 +87,9 @@ def test_reserve_ports_with_a_wrong_type(clean: JinadNode, payload: dict[str, An
     ("GET", "/flow/some-flow", {"yaml_only": "maybe"}, "yaml_only", "Input should be a valid boolean"),
     ("GET", "/logs/some-flow", {"follow": "maybe"}, "follow", "Input should be a valid boolean"),
     ("GET", "/logs/some-flow", {"pod": "a.b"}, "pod", "Value error"),
-    ("DELETE", "/flow", {"flow_id": ""}, "flow_id", "Field required"),
+    ("DELETE", "/flow", {"flow_id": ""}, "flow_id", "Value error, id '' must be"),
+    ("DELETE", "/flow", {}, "flow_id", "Field required"),
+    ("GET", "/logs/some-flow", {"pod": ""}, "pod", "Value error, pod name '' must be"),
     ("DELETE", "/pod", {}, "pod_id", "Field required"),
     ("DELETE", "/pod", {"pod_id": "../x"}, "pod_id", "Value error, id '../x' must be"),
 ])

@@ -31,7 +31,10 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 DISTINCT: dict[str, Any] = {
     "host": "10.1.2.3", "port": 18001, "name": "node-under-test", "advertise_host": "10.9.9.9",
     "labels": {"zone": "zone-under-test"}, "state_dir": Path("/tmp/jinad-state-under-test"),
-    "token": "token-under-test", "nats": "nats://10.7.7.7:4299", "nats_port": 14222,
+    "token": "token-under-test", "insecure": True, "tls_cert": Path("/tmp/tls-cert-under-test"),
+    "tls_key": Path("/tmp/tls-key-under-test"), "allow_uses": ["uses-under-test.*"],
+    "allow_images": ["image-under-test/*"], "no_uploads": True,
+    "nats": "nats://10.7.7.7:4299", "nats_port": 14222,
     "nats_user": "user-under-test", "nats_password": "password-under-test",
     "nats_token": "nats-token-under-test", "nats_creds": "/tmp/creds-under-test",
     "nats_tls_ca": "/tmp/ca-under-test", "nats_tls_cert": "/tmp/cert-under-test",
@@ -46,6 +49,9 @@ USED_BY: dict[str, tuple[str, str]] = {
     "host": ("server", "host"), "port": ("server", "port"), "name": ("agent", "name"),
     "advertise_host": ("agent", "address"), "labels": ("agent", "labels"),
     "state_dir": ("agent", "state_dir"), "token": ("edge", "token"),
+    "insecure": ("edge", "insecure"), "tls_cert": ("server", "ssl.cert"),
+    "tls_key": ("server", "ssl.key"), "allow_uses": ("edge", "allow_uses"),
+    "allow_images": ("edge", "allow_images"), "no_uploads": ("edge", "no_uploads"),
     "nats": ("nats_url", ""), "nats_port": ("broker", "port"), "nats_user": ("bus", "user"),
     "nats_password": ("bus", "password"), "nats_token": ("bus", "token"),
     "nats_creds": ("bus", "creds"), "nats_tls_ca": ("bus", "tls_ca"),
@@ -66,8 +72,11 @@ def wiring() -> Wiring:
 
 
 def _arrived(wiring: Wiring, component: str, key: str) -> Any:
+    """``key`` may name a nested entry: ``ssl.cert`` is ``server["ssl"]["cert"]``."""
     part = getattr(wiring, component)
-    return part[key] if key else part
+    for name in key.split(".") if key else []:
+        part = part[name]
+    return part
 
 
 def test_the_test_values_are_distinct_and_not_defaults() -> None:
@@ -75,7 +84,8 @@ def test_the_test_values_are_distinct_and_not_defaults() -> None:
     defaults = Settings()
     for name, value in DISTINCT.items():
         assert getattr(defaults, name) != value, name
-    assert len({repr(v) for v in DISTINCT.values()}) == len(DISTINCT)
+    values = [v for v in DISTINCT.values() if not isinstance(v, bool)]  # a switch has one
+    assert len({repr(v) for v in values}) == len(values)  # value besides its default
 
 
 @pytest.mark.parametrize("name", list(Settings.model_fields))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,9 +14,11 @@ from sanic.exceptions import WebsocketClosed
 from sanic.response import HTTPResponse
 from websockets.exceptions import ConnectionClosed
 
-from mesh.errors import BadRequestError, MeshError, NotFoundError
+from mesh.errors import BadRequestError, MeshError, NotFoundError, UnavailableError
 from mesh.events.codec import dumps, encode
+from mesh.http.apidoc import answers
 from mesh.http.context import EdgeRequest
+from mesh.http.errors import BROKER_AWAY
 from mesh.http.models import LogsQuery, ResumeMessage
 from mesh.http.validation import problems, query
 
@@ -23,9 +26,14 @@ __all__ = ["bp"]
 
 bp = Blueprint("logs")
 _WATCH_S = 1.0
+_BROKER_AWAY: tuple[type[Exception], ...] = (UnavailableError, *BROKER_AWAY)
+KEEPALIVE_S = 15.0  # a followed stream is never silent this long (the edge's response timeout)
+_EVENTS = {"text/event-stream": {"type": "string", "description": "'data: <LogRecord JSON>' "
+                                 "lines, each event ending in a blank line"}}
 
 
 @bp.get("/logs/<flow_id:str>")
+@answers(errors=(404, 503), content=_EVENTS)
 @query(LogsQuery)
 async def stream_logs(request: EdgeRequest, flow_id: str, query: LogsQuery) -> HTTPResponse | None:
     """Server-sent events, one JSON LogRecord per event, from the flow's first line.
@@ -48,25 +56,46 @@ async def stream_logs(request: EdgeRequest, flow_id: str, query: LogsQuery) -> H
             async for rec in records:
                 await response.send(b"data: " + encode(rec) + b"\n\n")
 
-    await _until_gone(request, flow_id, pump()) if follow else await pump()
+    async def keepalive() -> None:
+        await response.send(b": keepalive\n\n")  # a comment: clients skip it
+
+    if follow:
+        await _until_gone(request, flow_id, pump(), keepalive)
+    else:
+        await pump()
     await response.eof()
     return None
 
 
-async def _until_gone(request: EdgeRequest, flow_id: str, work: Awaitable[None]) -> None:
-    """Run ``work`` until it ends or the flow is deleted (a followed stream then ends)."""
+async def _until_gone(request: EdgeRequest, flow_id: str, work: Awaitable[None],
+                      keepalive: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run ``work`` until it ends or the flow is deleted (a followed stream then ends);
+    ``keepalive`` every KEEPALIVE_S meanwhile."""
     task = asyncio.ensure_future(work)
+    last = time.monotonic()
     try:
         while not task.done():
             await asyncio.wait([task], timeout=_WATCH_S)
-            if not task.done() and not await request.app.ctx.deployer.exists(flow_id):
+            if not task.done() and not await _still_there(request, flow_id):
                 task.cancel()
                 # the flow's last lines were published before its record went away
+            elif keepalive is not None and time.monotonic() - last >= KEEPALIVE_S:
+                last = time.monotonic()
+                await keepalive()
     finally:
         if not task.done():
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _still_there(request: EdgeRequest, flow_id: str) -> bool:
+    """False once the flow's record is gone; True while the broker cannot say (it is away:
+    the stream waits for it rather than ending)."""
+    try:
+        return await request.app.ctx.deployer.exists(flow_id)
+    except _BROKER_AWAY:
+        return True
 
 
 async def _close_with(ws: Any, exc: MeshError) -> None:

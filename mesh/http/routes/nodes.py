@@ -1,34 +1,83 @@
-"""``/alive`` and ``/nodes``: who this node is, and who is in the mesh."""
+"""``/alive``, ``/health``, ``/ready`` and ``/nodes``: this node, its probes, and the mesh.
+
+The probes need no token. ``/alive`` and ``/health`` answer as long as the process does,
+also while the broker is away (``/alive`` then says ``"broker": "unreachable"``);
+``/ready`` is 200 only while the node reaches the broker and is in the mesh's node list.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from sanic import Blueprint
 from sanic.response import HTTPResponse, json
 
-from mesh.http.context import EdgeRequest
+from mesh.errors import UnavailableError
+from mesh.events.models import NodeInfo
+from mesh.http.apidoc import answers
+from mesh.http.context import EdgeContext, EdgeRequest
+from mesh.http.errors import BROKER_AWAY
+from mesh.http.responses import AliveBody, HealthBody, NodeItem, NodesBody, ReadyBody
 
 __all__ = ["bp"]
 
 bp = Blueprint("nodes")
+PROBE_TIMEOUT_S = 2.0  # a probe answers within this, whatever the broker does
+_NO_ANSWER: tuple[type[Exception], ...] = (asyncio.TimeoutError, UnavailableError, *BROKER_AWAY)
+
+
+async def _live(ctx: EdgeContext) -> list[NodeInfo] | None:
+    """The live nodes, or None when the broker cannot say so now."""
+    if not ctx.broker_connected:
+        return None
+    try:
+        return await asyncio.wait_for(ctx.nodes.live_nodes(), PROBE_TIMEOUT_S)
+    except _NO_ANSWER:
+        return None
 
 
 @bp.get("/alive")
+@answers(AliveBody, open=True)
 async def alive(request: EdgeRequest) -> HTTPResponse:
-    """Liveness, the version (as ``jina_version`` too, for older clients) and the node's identity."""
+    """Liveness, the version (as ``jina_version`` too, for older clients), the node's identity
+    and whether it reaches the broker."""
     ctx = request.app.ctx
-    nodes = await ctx.nodes.live_nodes()
-    return json({"status_code": 200, "jina_version": ctx.version, "version": ctx.version,
-                 "node": ctx.name, "address": ctx.address, "mesh_size": len(nodes)})
+    live = await _live(ctx)
+    body = AliveBody(jina_version=ctx.version, version=ctx.version, node=ctx.name,
+                     address=ctx.address, broker="connected" if live is not None else "unreachable",
+                     mesh_size=len(live) if live is not None else None)
+    return json(body.model_dump(mode="json"))
+
+
+@bp.get("/health")
+@answers(HealthBody, open=True)
+async def health(request: EdgeRequest) -> HTTPResponse:
+    """Liveness only: 200 while the process answers."""
+    return json(HealthBody(node=request.app.ctx.name).model_dump(mode="json"))
+
+
+@bp.get("/ready")
+@answers(ReadyBody, errors=(503,), open=True)
+async def ready(request: EdgeRequest) -> HTTPResponse:
+    """Readiness: 200 once the node reaches the broker and is in the mesh's node list, else 503."""
+    ctx = request.app.ctx
+    live = await _live(ctx)
+    registered = live is not None and any(n.name == ctx.name for n in live)
+    if not registered:
+        state = "connected" if live is not None else "unreachable"
+        why = "is not in the mesh's node list yet" if live is not None else \
+            "cannot reach the NATS broker" if ctx.services is not None else "is still starting"
+        raise UnavailableError(f"node {ctx.name} {why}", detail={
+            "node": ctx.name, "broker": state, "registered": False})
+    return json(ReadyBody(node=ctx.name).model_dump(mode="json"))
 
 
 @bp.get("/nodes")
+@answers(NodesBody, errors=(503,))
 async def nodes(request: EdgeRequest) -> HTTPResponse:
     """Every live node of the mesh, with its address, labels and load."""
     ctx = request.app.ctx
     live = await ctx.nodes.live_nodes()
-    items = []
-    for node in sorted(live, key=lambda n: n.name):
-        item = node.model_dump()
-        item["version_mismatch"] = node.version != ctx.version
-        items.append(item)
-    return json({"status_code": 200, "nodes": items, "count": len(items)})
+    items = [NodeItem(**node.model_dump(), version_mismatch=node.version != ctx.version)
+             for node in sorted(live, key=lambda n: n.name)]
+    return json(NodesBody(nodes=items, count=len(items)).model_dump(mode="json"))
