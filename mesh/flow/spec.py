@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from mesh import names
 
@@ -12,6 +12,19 @@ __all__ = ["GATEWAY", "FlowDocument", "FlowSpec", "PodSpec", "check_name"]
 
 GATEWAY = "gateway"
 Port = int
+MAX_READY_S = 86400.0
+
+
+def _env_names(env: dict[str, str]) -> dict[str, str]:
+    """Names a process environment can hold: not empty, no '=' and no NUL (in values neither)."""
+    for key, value in env.items():
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            raise ValueError(f"environment variable {key!r}: a name may not be empty or hold '=' "
+                             "or NUL, a value may not hold NUL")
+    return env
+
+
+Env = Annotated[dict[str, str], AfterValidator(_env_names)]
 
 
 def check_name(name: str) -> str:
@@ -53,8 +66,9 @@ class PodSpec(BaseModel):
         "bridge", description="with image: a container network of its own with ports published "
         "(bridge), or the host's network (host)")
     labels: dict[str, str] = Field(default_factory=dict, description="place on a node with these labels")
-    env: dict[str, str] = Field(default_factory=dict, description="environment of the pod's Peas")
-    timeout_ready_s: float = Field(30.0, gt=0, validation_alias=AliasChoices("timeout_ready_s", "timeout_ready"),
+    env: Env = Field(default_factory=dict, description="environment of the pod's Peas")
+    timeout_ready_s: float = Field(30.0, gt=0, le=MAX_READY_S, allow_inf_nan=False,
+                                   validation_alias=AliasChoices("timeout_ready_s", "timeout_ready"),
                                    description="how long each Pea may take to be ready")
 
     _check_ports = field_validator("port_in", "port_out", "port_ctrl", "port_expose")(_port)
@@ -80,9 +94,10 @@ class FlowSpec(BaseModel):
     port_http: int | None = Field(None, description="the gateway's HTTP JSON port")
     http: bool = Field(True, description="serve HTTP JSON on the gateway too")
     request_size: int = Field(100, ge=1, description="Documents per request when a list is sent")
-    timeout_ready_s: float = Field(30.0, gt=0, description="default Pea ready deadline")
+    timeout_ready_s: float = Field(30.0, gt=0, le=MAX_READY_S, allow_inf_nan=False,
+                                   description="default Pea ready deadline")
     log_level: str = Field("INFO", description="DEBUG shows per-message counts")
-    env: dict[str, str] = Field(default_factory=dict, description="environment of every Pea")
+    env: Env = Field(default_factory=dict, description="environment of every Pea")
     lease_s: float = Field(15.0, gt=0, description="remote pods are removed this long after this "
                            "process stops renewing them (it died without closing the Flow)")
     edge: str | None = Field(None, description="host[:port] of a jinad edge this process can reach; "

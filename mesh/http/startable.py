@@ -5,18 +5,17 @@
   ``max_payload`` (1 MB by default): large data belongs in an uploaded file that
   ``uses_with`` names (the Flow YAML itself may be large: it is kept in the object store).
 - A pod's arguments travel as JSON: text that is not valid Unicode cannot.
-- An environment variable's name holds no ``=`` and no NUL, its value no NUL.
-- A ready deadline is finite and at most a day, as a spawn request requires.
+
+(Environment names and ready deadlines are the pod model's own rules: mesh/flow/spec.py.)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from mesh.errors import FlowConfigError
 from mesh.events.codec import dumps
-from mesh.events.models import MAX_LEASE_S, MAX_PORTS
+from mesh.events.models import MAX_PORTS
 from mesh.flow.spec import PodSpec
 
 __all__ = ["SPAWN_BYTES_MAX", "check_startable"]
@@ -49,27 +48,8 @@ def _check_size(pod: PodSpec) -> None:
                       "and name it in uses_with", bytes=total, max_bytes=SPAWN_BYTES_MAX)
 
 
-def _check_env(pod: PodSpec) -> None:
-    for name, value in pod.env.items():
-        if not name or "=" in name or "\0" in name:
-            raise _refuse(pod, "env", f"{name!r} is not an environment variable name (no '=', "
-                          "no NUL, not empty)", name=name)
-        if "\0" in value:
-            raise _refuse(pod, "env", f"the value of {name} holds a NUL character", name=name)
-
-
-def _check_deadline(where: str, value: float) -> None:
-    if not math.isfinite(value) or value > MAX_LEASE_S:
-        raise FlowConfigError(f"{where}timeout_ready_s: {value} is not a finite number of seconds "
-                              f"up to {MAX_LEASE_S:g}", detail={"field": "timeout_ready_s"})
-
-
-def check_startable(pods: Iterable[PodSpec], *, flow_timeout_ready_s: float | None = None) -> None:
+def check_startable(pods: Iterable[PodSpec]) -> None:
     """A FlowConfigError (400) naming the pod and the field for the first pod that breaks a
-    rule (and for the Flow's own ready deadline, when given)."""
-    if flow_timeout_ready_s is not None:
-        _check_deadline("", flow_timeout_ready_s)
+    rule."""
     for pod in pods:
-        _check_env(pod)
-        _check_deadline(f"pod {pod.name!r}: ", pod.timeout_ready_s)
         _check_size(pod)

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from mesh.errors import FlowConfigError, ForbiddenError
 from mesh.flow.spec import PodSpec
@@ -78,13 +79,15 @@ def test_allow_lists() -> None:
 
 def test_what_no_node_could_start() -> None:
     check_startable([PodSpec(name="p", env={"A": "1"}, uses_with={"k": "v"})])
-    for pod, field in [(PodSpec(name="p", env={"A=B": "1"}), "env"),
-                       (PodSpec(name="p", uses_with={"blob": "x" * 800_000}), "uses_with"),
-                       (PodSpec(name="p", uses_with={"blob": "x" * 200_000}, replicas=4), "uses_with"),
-                       (PodSpec(name="p", timeout_ready_s=float("inf")), "timeout_ready_s")]:
+    for pod, field in [(PodSpec(name="p", uses_with={"blob": "x" * 800_000}), "uses_with"),
+                       (PodSpec(name="p", uses_with={"blob": "x" * 200_000}, replicas=4), "uses_with")]:
         with pytest.raises(FlowConfigError) as info:
             check_startable([pod])
         assert info.value.detail["field"] == field, pod
+    for bad in ({"env": {"A=B": "1"}}, {"env": {"A": "x\0y"}}, {"env": {"": "1"}},
+                {"timeout_ready_s": float("inf")}, {"timeout_ready_s": 86401}):
+        with pytest.raises(ValidationError, match=next(iter(bad))):  # the pod model's own rule
+            PodSpec(name="p", **bad)
 
 
 def _app(token: str | None) -> object:

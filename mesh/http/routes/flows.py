@@ -58,7 +58,7 @@ async def create_flow(request: EdgeRequest) -> HTTPResponse:
     ctx.policy.check_uploads(files)
     yaml_text, flow = await asyncio.to_thread(_load, raw)
     ctx.policy.check_pods(flow.pods)
-    check_startable(flow.pods, flow_timeout_ready_s=flow.spec.timeout_ready_s)
+    check_startable(flow.pods)
     record = await ctx.deployer.create_flow(flow, yaml_text=yaml_text, files=files)
     return json(flow_body(record, status="started").model_dump(mode="json"))
 
