@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
+from mesh.errors import ConflictError
 from mesh.events import codec
 from mesh.events.errors import EventDecodeError, KeyNotFound
 from mesh.events.models import NodeInfo
@@ -80,6 +81,16 @@ class Bucket:
         """Store ``data`` under ``key``; returns the revision."""
         kv = await self.open()
         return await kv.put(validate_key(key), data)
+
+    async def create(self, key: str, data: bytes) -> int:
+        """Store ``data`` under ``key`` only if it holds nothing (compare-and-set on "no
+        revision"): of two writers racing for one key, one wins and the other gets a
+        ConflictError. Returns the revision."""
+        kv = await self.open()
+        try:
+            return await kv.create(validate_key(key), data)
+        except nats.js.errors.KeyWrongLastSequenceError as exc:
+            raise ConflictError(f"{self.what} {key!r} exists already", detail={"key": key}) from exc
 
     async def get(self, key: str) -> bytes:
         """The bytes under ``key``; KeyNotFound if there are none (never None)."""
@@ -182,8 +193,15 @@ class FlowStore:
         await self.bucket.open()
 
     async def put(self, flow_id: str, record: BaseModel | dict[str, Any]) -> int:
-        data = codec.encode(record) if isinstance(record, BaseModel) else codec.dumps(record)
-        return await self.bucket.put(flow_id, data)
+        return await self.bucket.put(flow_id, self._encode(record))
+
+    async def create(self, flow_id: str, record: BaseModel | dict[str, Any]) -> int:
+        """The first record of a flow; ConflictError when the id is taken."""
+        return await self.bucket.create(flow_id, self._encode(record))
+
+    @staticmethod
+    def _encode(record: BaseModel | dict[str, Any]) -> bytes:
+        return codec.encode(record) if isinstance(record, BaseModel) else codec.dumps(record)
 
     async def get(self, flow_id: str) -> Any:
         """The flow's record; KeyNotFound if there is none."""

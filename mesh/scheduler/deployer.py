@@ -272,7 +272,7 @@ class Deployer:
         record = FlowRecord(flow_id=pod_id, kind="pod", origin=self.node, created=time.time(),
                             pods=[_pod_record(plan)])
         record.pods[0].node_started = node.started
-        await self.flows.put(pod_id, record)
+        await self.flows.create(pod_id, record)  # an id in use is a 409, whoever wins the race
         try:
             reply = await self._spawn(pod_id, pod.name or "pod", node.name, configs,
                                       self._ready_s(pod), await self._stash(pod_id, files),

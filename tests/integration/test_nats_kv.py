@@ -103,3 +103,20 @@ async def test_bad_keys_are_rejected_before_the_server(bus: Bus) -> None:
         await store.put("a b", {})
     with pytest.raises(KeyNotFound, match="not a valid KV key"):  # an id from a URL: a 404
         await store.get("x>")
+
+
+async def test_create_gives_one_winner_among_racing_writers(bus: Bus) -> None:
+    import asyncio
+
+    from mesh.errors import ConflictError
+
+    flows = FlowStore(bus.jetstream)
+    await flows.open()
+    outcomes = await asyncio.gather(*(flows.create("race", {"writer": i}) for i in range(5)),
+                                    return_exceptions=True)
+    winners = [o for o in outcomes if isinstance(o, int)]
+    assert len(winners) == 1
+    assert all(isinstance(o, ConflictError) and o.status == 409 for o in outcomes if o not in winners)
+    assert (await flows.get("race"))["writer"] in range(5)
+    await flows.delete("race")
+    assert await flows.create("race", {"writer": "after a delete"}) > winners[0]  # a deleted id is free
