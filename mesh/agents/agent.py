@@ -69,14 +69,19 @@ class Agent:
                  state_dir: Path, version: str, heartbeat_interval_s: float, node_ttl_s: float,
                  stop_grace_s: float, log_max_age_s: float, log_max_bytes: int,
                  nats_replicas: int | None = None, launch: Launch = make_pea,
-                 edge_key: str | None = None, trusted_keys_file: Path | None = None) -> None:
+                 edge_key: str | None = None, trusted_keys_file: Path | None = None,
+                 instance: str = "", flows: FlowStore | None = None,
+                 files: FlowFiles | None = None) -> None:
+        """``flows`` and ``files``: the stores of the node's edge connection, when it has one
+        (a node's own NATS user may read Flow records and files, not write them; the agent
+        removes the record of a pod whose lease ran out). ``instance``: the state dir's key."""
         self.bus, self.name, self.address, self.port = bus, name, address, port
         self.state_dir = state_dir
         self.log_limits = (log_max_age_s, log_max_bytes)
         self.replicas = nats_replicas  # None: 3 in a NATS cluster, else 1
         self.nodes = NodeRegistry(bus.jetstream, ttl_s=node_ttl_s, replicas=nats_replicas)
-        self.flows = FlowStore(bus.jetstream, replicas=nats_replicas)
-        self.files = FlowFiles(bus.jetstream, replicas=nats_replicas)
+        self.flows = flows or FlowStore(bus.jetstream, replicas=nats_replicas)
+        self.files = files or FlowFiles(bus.jetstream, replicas=nats_replicas)
         self.loop = asyncio.get_running_loop()
         self.shipper = LogShipper(bus=bus, node=name, loop=self.loop)
         self.supervisor = Supervisor(state_dir=state_dir, sinks=self.shipper.sink,
@@ -86,7 +91,8 @@ class Agent:
                                    labels=labels, version=version, started=time.time(),
                                    interval_s=heartbeat_interval_s,
                                    peas=lambda: self.supervisor.pea_count,
-                                   failed=self.supervisor.failed, edge_key=edge_key)
+                                   failed=self.supervisor.failed, edge_key=edge_key,
+                                   instance=instance)
         self.edge_key, self.trusted_keys_file = edge_key, trusted_keys_file
         self.verifier: Verifier | None = None
         self.commands = Commands(node=name, address=address, state_dir=state_dir,

@@ -20,10 +20,11 @@ class Heartbeat:
     def __init__(self, *, nodes: NodeRegistry, name: str, address: str, port: int,
                  labels: dict[str, str], version: str, started: float, interval_s: float,
                  peas: Callable[[], int], failed: Callable[[], list[str]],
-                 edge_key: str | None = None) -> None:
+                 edge_key: str | None = None, instance: str = "") -> None:
         self.nodes = nodes
         self.name, self.address, self.port, self.labels = name, address, port, labels
         self.version, self.started, self.edge_key = version, started, edge_key
+        self.instance = instance  # the state dir's key (mesh.daemon.instance)
         self.interval_s = interval_s
         self.peas, self.failed = peas, failed
         self._task: asyncio.Task[None] | None = None
@@ -33,7 +34,8 @@ class Heartbeat:
         await self.nodes.put(node_info(name=self.name, address=self.address, port=self.port,
                                        labels=self.labels, version=self.version,
                                        started=self.started, peas=self.peas(),
-                                       failed=self.failed(), edge_key=self.edge_key))
+                                       failed=self.failed(), edge_key=self.edge_key,
+                                       instance=self.instance))
 
     async def beat_soon(self) -> None:
         """Publish now, or log why not: the broker may be away (nats-py reconnects)."""

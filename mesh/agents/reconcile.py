@@ -1,4 +1,9 @@
-"""After a restart: stop what the previous life of this node left running."""
+"""After a restart: stop what the previous life of this node left running.
+
+Only what a *dead* life left: jinad holds its state dir's lock (mesh/daemon/lock.py) before
+it gets here, so no other jinad runs on it; and a Pea or broker whose recorded jinad still
+runs is left alone anyway (a pid reused, a state dir shared by hand).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-__all__ = ["stop_leftover_broker", "stop_leftovers"]
+__all__ = ["brokers_on", "stop_leftover_broker", "stop_leftovers"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +31,10 @@ def stop_leftovers(state_dir: Path) -> int:
     for entry in books.get("peas", []):
         pid = int(entry.get("pid") or 0)
         if pid and _is_our_pea(pid, owner):
+            if owner != os.getpid() and _is_jinad(owner):
+                logger.warning("%s of flow %s (pid %d) belongs to jinad pid %d, which still runs; "
+                               "left alone", entry.get("pea"), entry.get("flow"), pid, owner)
+                continue
             try:
                 os.killpg(pid, signal.SIGKILL)
                 killed += 1
@@ -51,7 +60,14 @@ def stop_leftover_broker(store_dir: Path, *, grace_s: float = 5.0) -> list[int]:
     """Stop an embedded nats-server that a previous ``jinad`` (killed, so it could not stop
     it) left running on this store: it would hold the NATS port and share the JetStream
     files with the new one. Return the pids stopped."""
-    found = [pid for pid in _pids() if _serves_store(pid, store_dir)]
+    found = []
+    for pid in brokers_on(store_dir):
+        parent = _parent(pid)
+        if parent != os.getpid() and _is_jinad(parent):
+            logger.warning("the nats-server (pid %d) on %s belongs to jinad pid %d, which still "
+                           "runs; left alone", pid, store_dir, parent)
+        else:
+            found.append(pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in found:
             try:
@@ -66,6 +82,31 @@ def stop_leftover_broker(store_dir: Path, *, grace_s: float = 5.0) -> list[int]:
     for pid in found:
         logger.warning("stopped the nats-server (pid %d) left on %s by a previous jinad", pid, store_dir)
     return found
+
+
+def brokers_on(store_dir: Path) -> list[int]:
+    """Running nats-server processes whose JetStream store is ``store_dir``."""
+    return [pid for pid in _pids() if _serves_store(pid, store_dir) and _running(pid)]
+
+
+def _parent(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    ppid = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), "0")
+    return int(ppid)
+
+
+def _is_jinad(pid: int) -> bool:
+    """True for a running jinad process (``jinad`` or ``python -m mesh.daemon.main``)."""
+    if pid <= 1 or not _running(pid):
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"mesh.daemon.main" in argv or any(os.path.basename(a) == b"jinad" for a in argv[:2])
 
 
 def _pids() -> list[int]:

@@ -6,8 +6,13 @@ the port it chose from the "Listening for client connections on HOST:PORT" line.
 ``stop()`` is SIGTERM, wait, SIGKILL of the process group, and never raises.
 
 With ``config_path`` the config file owns the listen address, JetStream and auth; only
-``extra_args`` are added. The file must not redirect the log (``log_file``), since
+``extra_args`` are added. With ``auth_path`` (jinad's embedded broker) a file holds only the
+``authorization`` block and the command line the rest, so a SIGHUP reloads the users while
+host, port and store stay as started. A file must not redirect the log (``log_file``), since
 readiness is read from the server's output.
+
+``restart()`` starts a server whose process ended on its own again, on the port it had and
+with the same store (:mod:`mesh.daemon.keeper` does it for jinad).
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class NatsServer:
         jetstream: bool = True,
         ready_timeout_s: float = 10.0,
         config_path: str | os.PathLike[str] | None = None,
+        auth_path: str | os.PathLike[str] | None = None,
         extra_args: Sequence[str] = (),
         binary: str | None = None,
     ) -> None:
@@ -86,6 +92,7 @@ class NatsServer:
         self.jetstream = jetstream
         self.ready_timeout_s = ready_timeout_s
         self.config_path = Path(config_path) if config_path is not None else None
+        self.auth_path = Path(auth_path) if auth_path is not None else None
         self.extra_args = tuple(extra_args)
         self.binary = binary
         self._port: int | None = None
@@ -138,6 +145,8 @@ class NatsServer:
         cmd = [self.binary or find_binary()]
         if self.config_path is not None:
             return [*cmd, "-c", str(self.config_path), *self.extra_args]
+        if self.auth_path is not None:
+            cmd += ["-c", str(self.auth_path)]
         port = "-1" if self._requested_port == 0 else str(self._requested_port)
         cmd += ["-a", self.host, "-p", port]
         if self.jetstream:
@@ -166,6 +175,24 @@ class NatsServer:
         self._wait_ready()
         logger.info("nats-server ready at %s (pid %s)", self.url, self.pid)
         return self
+
+    def restart(self) -> Self:
+        """Start again after the process ended on its own: the same port, store and users."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _terminate(proc, 1.0)  # gone already: this reaps it
+            self._close(proc)
+        return self.start()
+
+    def wait(self, timeout_s: float | None = None) -> int | None:
+        """Block until the current process ends; its exit code (None: not started)."""
+        proc = self._proc
+        return proc.wait(timeout_s) if proc is not None else None
+
+    def reload(self) -> None:
+        """SIGHUP: the server reads its config file again (users, permissions)."""
+        if self._proc is not None and self._proc.poll() is None:
+            os.kill(self._proc.pid, signal.SIGHUP)
 
     def _reset(self) -> None:
         """Forget the previous run; a restart keeps the port it had, so clients reconnect."""
@@ -273,7 +300,8 @@ def _terminate(proc: subprocess.Popen[str], grace_s: float) -> None:
 def die_with_parent() -> None:
     """In the child, before exec: SIGTERM when the thread that started it ends, so an embedded
     server does not outlive a SIGKILLed jinad (Linux only; elsewhere a no-op). jinad starts it
-    from its main thread, whose end is the process's end."""
+    from its main thread and restarts it from its keeper's thread (mesh/daemon/keeper.py),
+    both as long-lived as the process."""
     if sys.platform != "linux":
         return
     import ctypes

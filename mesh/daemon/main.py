@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from mesh import __version__
 from mesh.daemon.flags import load_settings
+from mesh.daemon.lock import StateLock
 from mesh.errors import MeshError
 
 if TYPE_CHECKING:
     from mesh.daemon.node import Wiring
+    from mesh.daemon.settings import Settings
 
 __all__ = ["main"]
 
@@ -45,6 +47,11 @@ def _port_free(port: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["credentials"]:
+        from mesh.daemon.join import main as credentials_main
+
+        return credentials_main(args[1:])
     try:
         settings = load_settings(argv)
     except SystemExit as exc:  # --help, --version, or a bad value (already printed)
@@ -53,7 +60,19 @@ def main(argv: list[str] | None = None) -> int:
         from mesh.net.ports import free_port
 
         settings.port = free_port()
-    elif not _port_free(settings.port):
+    try:  # one jinad per state dir: the second one names the first and leaves
+        lock = StateLock.acquire(settings.state_dir, name=settings.name, port=settings.port)
+    except (MeshError, OSError) as exc:
+        print(f"jinad: error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return 1
+    try:
+        return _locked_main(settings, lock)
+    finally:
+        lock.release()
+
+
+def _locked_main(settings: Settings, lock: StateLock) -> int:
+    if not _port_free(settings.port):
         print(f"jinad: error: port {settings.port} is in use; pass --port or JINAD_PORT", file=sys.stderr)
         return 2
     from mesh.daemon.node import wire
@@ -66,18 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(wiring.log_level)
     announce(access, host=settings.host, port=settings.port)
     try:
-        return _serve(wiring)
+        return _serve(wiring, lock)
     except MeshError as exc:
         print(f"jinad: error: {exc.message}", file=sys.stderr)
         return 1
 
 
-def _serve(wiring: Wiring) -> int:
+def _serve(wiring: Wiring, lock: StateLock) -> int:
     from mesh.daemon.node import Node
     from mesh.http.app import create_app
 
     node = Node(wiring)
     node.start_broker()
+    if node.embedded is not None:  # for `jinad credentials` (the URL others join)
+        lock.record(nats_url=node.embedded.join_url, nats_local=node.embedded.url)
     try:
         node.check_broker()
     except BaseException:

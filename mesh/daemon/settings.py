@@ -55,10 +55,20 @@ class Settings(BaseSettings):
                              "nats-server when unset")
     nats_port: int = Field(4222, ge=0, lt=65536, description="embedded nats-server port; "
                            "0, or a port in use, takes a free one")
-    nats_user: str | None = Field(None, description="NATS user name")
-    nats_password: str | None = Field(None, description="NATS password")
+    nats_listen: str = Field("127.0.0.1", description="address the embedded nats-server "
+                             "listens on; beyond loopback (0.0.0.0, an address) other machines "
+                             "join it (jinad credentials add-node NAME prints how)")
+    nats_user: str | None = Field(None, description="NATS user of the node's connection (serves "
+                                  "its commands); the embedded broker's own users when unset")
+    nats_password: str | None = Field(None, description="NATS password of --nats-user")
     nats_token: str | None = Field(None, description="NATS token")
     nats_creds: str | None = Field(None, description="NATS credentials file")
+    nats_edge_user: str | None = Field(None, description="NATS user of the edge's connection "
+                                       "(sends commands, writes Flow records); --nats-user's "
+                                       "when unset")
+    nats_edge_password: str | None = Field(None, description="NATS password of --nats-edge-user")
+    nats_edge_creds: str | None = Field(None, description="NATS credentials file of the edge's "
+                                        "connection; --nats-creds when unset")
     nats_tls_ca: str | None = Field(None, description="CA file that signs the NATS server's certificate")
     nats_tls_cert: str | None = Field(None, description="client certificate for NATS")
     nats_tls_key: str | None = Field(None, description="key of the client certificate for NATS")

@@ -85,11 +85,13 @@ class Bus:
         connect_timeout_s: float = 5.0,
         reconnect_wait_s: float = 2.0,
         max_reconnects: int = -1,
+        inbox_prefix: str | None = None,
     ) -> Bus:
         """Connect within ``connect_timeout_s`` or raise BusConnectError naming the URL.
 
         ``url`` may be a comma-separated list or a sequence (a cluster). After the first
-        connect, nats-py reconnects by itself (``max_reconnects=-1``: forever).
+        connect, nats-py reconnects by itself (``max_reconnects=-1``: forever). Replies come back
+        under ``inbox_prefix`` (``_INBOX`` when unset; see mesh/daemon/roles.py).
         """
         servers = _split_servers(url)
         if creds is not None:
@@ -100,6 +102,7 @@ class Bus:
             "user_credentials": creds, "tls": _tls_context(tls_ca, tls_cert, tls_key),
             "connect_timeout": connect_timeout_s, "reconnect_time_wait": reconnect_wait_s,
             "max_reconnect_attempts": max_reconnects, "allow_reconnect": True,
+            "inbox_prefix": inbox_prefix,
         }
         await bus._open({k: v for k, v in options.items() if v is not None}, connect_timeout_s)
         return bus

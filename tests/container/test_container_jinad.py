@@ -55,7 +55,7 @@ def clean(node: JinadNode) -> Iterator[JinadNode]:
 def test_container_logs_reach_nats_and_delete_removes_the_containers(
         docker_engine: Any, clean: JinadNode) -> None:
     node = clean
-    with LogTap(node.nats_url()) as tap:
+    with LogTap(node.nats_url("logs")) as tap:
         r = upload(node, _flow_yaml(), _files())
         assert r.status_code == 200, r.text
         created = r.json()

@@ -73,7 +73,10 @@ def stack(docker_engine: Any) -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JINAD_", "N1_", "N2_", "N3_"))}
     env.update({"MESH_IMAGE": IMAGE, "ADVERTISE_HOST": "127.0.0.1", "NATS_HOST": "127.0.0.1",
                 "NATS_PORT": str(free_port()), "NATS_HTTP_PORT": str(free_port()),
-                **{f"{n.upper()}_PORT": str(free_port()) for n in NODES}})
+                **{f"{n.upper()}_PORT": str(free_port()) for n in NODES},
+                # the NATS users' passwords (deploy/nats/auth.conf), required by the file
+                **{f"{v}_PASSWORD": secrets.token_hex(12)
+                   for v in ("NODE_N1", "NODE_N2", "NODE_N3", "EDGE", "LOGS")}})
     s = Stack(project, env)
     try:
         s.compose("up", "-d", "--no-build")  # the image is there (no registry, nothing to pull)

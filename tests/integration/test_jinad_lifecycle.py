@@ -139,7 +139,7 @@ def test_restart_stops_what_the_previous_life_left(jinad_factory: Any) -> None:
 
 def test_a_stopping_node_leaves_the_mesh_at_once(jinad_factory: Any) -> None:
     a: JinadNode = jinad_factory(name="alpha")
-    b: JinadNode = jinad_factory(name="beta", nats=a.nats_url())
+    b: JinadNode = jinad_factory(name="beta", extra=a.join_args("beta"))  # its own users
     names = wait_for(lambda: [n["name"] for n in a.edge.nodes()] == ["alpha", "beta"],
                        timeout_s=5, what="both nodes in GET /nodes")
     assert names

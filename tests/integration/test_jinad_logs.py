@@ -111,7 +111,7 @@ def _send(created: dict[str, Any], docs: list[Document], request_size: int = 100
 async def test_every_line_is_published_and_replayed(node: JinadNode, tmp_path: Path) -> None:
     files = write_files(tmp_path, {"chatty.py": CHATTY_PY})
     async with Tap() as tap:
-        await tap.attach(node.nats_url())
+        await tap.attach(node.nats_url("logs"))  # as the log reader
         created = await asyncio.to_thread(put_flow, node, CHATTY_FLOW, files)
         flow_id = created["flow_id"]
         await asyncio.to_thread(_send, created, [Document(text="talk")])

@@ -1,6 +1,6 @@
 """The NATS deployments of ``deploy/nats/`` without Docker: jinad over a three-server cluster
-(and surviving one server's loss), and over a server with separate users for nodes and for
-log readers.
+(and a running mesh surviving one server's loss), and over a server with the mesh's three
+roles (a node user per node, the edges' user, log readers).
 
 The configs are used as shipped; only their ports are moved to free ones with nats-server's
 own flags (``-p``, ``-m``, ``--cluster``), which override the file, as the configs' headers
@@ -33,7 +33,8 @@ from tests.integration.jinad_support import put_flow
 
 pytestmark = pytest.mark.integration
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy" / "nats"
 PASS_FLOW = "!Flow\nversion: 1\npods:\n  - name: a\n    uses: _pass\n  - name: b\n    uses: _logforward\n"
 
 
@@ -98,7 +99,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
                 "--cluster", f"nats://127.0.0.1:{route[i]}"])
             servers.append(server)
             server.start()
-        monkeypatch.chdir(tmp_path)
+        monkeypatch.chdir(REPO)  # jinad subprocesses import mesh from here
         c = Cluster(servers, client, http)
         wait_for(c.meta_leader, timeout_s=15, what="the JetStream meta leader of 3 servers")
         for i in range(3):
@@ -111,6 +112,9 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
 
 def test_cluster_config_forms_a_cluster_and_jinad_survives_a_server_loss(
         cluster: Cluster, jinad_factory: Any) -> None:
+    """A running mesh (two nodes, a Flow across both) loses one of its three brokers, the one
+    leading the most streams: the Flow made before serves on and is deleted after, a new
+    Flow is made and deleted, both nodes stay listed."""
     routes = [len(_get_json(f"http://127.0.0.1:{cluster.http_ports[i]}/routez")["routes"]) > 0
               for i in range(3)]
     assert all(routes), routes
@@ -141,8 +145,11 @@ def test_cluster_config_forms_a_cluster_and_jinad_survives_a_server_loss(
                 {n["name"] for n in n2.edge.nodes()} == {"c1", "c2"}
         return False
 
+    _index_one(n1, flow)  # the Flow made before the loss serves on (ZeroMQ, not NATS)
     wait_for(both_listed, timeout_s=15, what="both nodes listed after a NATS server stopped",
              interval_s=0.2)
+    _index_one(n1, flow)
+    assert n1.edge.get_flow(flow["flow_id"])["status"] == "running"
     assert flow["flow_id"] in {f["flow_id"] for f in requests.get(
         f"{n2.url}/flows", timeout=10).json()["flows"]}
     second = put_flow(n2, yaml_two_nodes.replace("host: c2", "host: c1"))
@@ -197,9 +204,12 @@ async def test_one_server_keeps_one_copy_unless_told(tmp_path: Path) -> None:
             await bus.close()
 
 
-# -- users for nodes and for log readers ---------------------------------------------------------
+# -- the roles: node users, the edges' user, log readers -----------------------------------------
 NODE_PASSWORD = "node-secret-1"
 LOGS_PASSWORD = "logs-secret-2"
+EDGE_PASSWORD = "edge-secret-3"
+NODE_LOGIN = ["--nats-user", "node-n1", "--nats-password", NODE_PASSWORD,
+              "--nats-edge-user", "edge", "--nats-edge-password", EDGE_PASSWORD]
 
 SUFFIX_YAML = "!Suffix\nmetas:\n  py_modules:\n    - suffix.py\n"
 SUFFIX_PY = """\
@@ -222,7 +232,10 @@ class Suffix(Executor):
 @pytest.fixture
 def auth_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NatsServer]:
     """deploy/nats/auth.conf on a free port; the passwords come from its environment."""
-    monkeypatch.setenv("NODE_PASSWORD", NODE_PASSWORD)
+    monkeypatch.setenv("NODE_N1_PASSWORD", NODE_PASSWORD)
+    monkeypatch.setenv("NODE_N2_PASSWORD", "node-secret-n2")
+    monkeypatch.setenv("NODE_N3_PASSWORD", "node-secret-n3")
+    monkeypatch.setenv("EDGE_PASSWORD", EDGE_PASSWORD)
     monkeypatch.setenv("LOGS_PASSWORD", LOGS_PASSWORD)
     workdir = tmp_path / "nats-auth"
     workdir.mkdir()
@@ -230,7 +243,7 @@ def auth_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Nat
     server = NatsServer(config_path=DEPLOY / "auth.conf", extra_args=["-p", str(free_port())])
     try:
         server.start()
-        monkeypatch.chdir(tmp_path)
+        monkeypatch.chdir(REPO)  # jinad subprocesses import mesh from here
         yield server
     finally:
         server.stop(grace_s=5.0)
@@ -243,7 +256,7 @@ async def _logs_reader(url: str) -> tuple[Any, list[Exception]]:
         errors.append(exc)
 
     nc = await nats.connect(url, user="logs", password=LOGS_PASSWORD, error_cb=on_error,
-                            allow_reconnect=False, connect_timeout=5)
+                            allow_reconnect=False, connect_timeout=5, inbox_prefix="_INBOX.logs")
     return nc, errors
 
 
@@ -252,8 +265,7 @@ async def test_auth_config_node_and_log_reader(auth_server: NatsServer, jinad_fa
     from mesh.events.models import LogRecord
     from mesh.events.streams import replay_logs
 
-    node = jinad_factory(name="authed", nats=auth_server.url,
-                         extra=["--nats-user", "node", "--nats-password", NODE_PASSWORD])
+    node = jinad_factory(name="n1", nats=auth_server.url, extra=NODE_LOGIN)
     reader, errors = await _logs_reader(auth_server.url)
     try:
         live: list[LogRecord] = []
@@ -291,15 +303,28 @@ async def test_auth_config_node_and_log_reader(auth_server: NatsServer, jinad_fa
         assert any("suffix saw" in m for m in replayed), replayed
 
         # but it may not ask a node to spawn anything
-        await reader.publish(subjects.spawn("authed"), b"{}")
+        await reader.publish(subjects.spawn("n1"), b"{}")
         await reader.flush()
         await async_wait_for(lambda: errors, timeout_s=5,
-                             what="the broker's error for a publish to jinad.spawn.authed")
-        assert any("permissions violation" in str(e).lower() and "jinad.spawn.authed" in str(e)
+                             what="the broker's error for a publish to jinad.spawn.n1")
+        assert any("permissions violation" in str(e).lower() and "jinad.spawn.n1" in str(e)
                    for e in errors), errors
     finally:
         await reader.close()
     await asyncio.to_thread(_delete, node, flow["flow_id"])
+    assert "permissions violation" not in node.log().lower()  # the roles cover all jinad does
+
+
+def test_a_node_user_is_bound_to_its_name(auth_server: NatsServer, tmp_path: Path) -> None:
+    """node-n1 cannot be node n2: jinad says so in one line instead of running deaf."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mesh.daemon.main", "--name", "n2", "--host", "127.0.0.1",
+         "--port", "0", "--state-dir", str(tmp_path / "n2"), "--nats", auth_server.url,
+         *NODE_LOGIN], check=False, capture_output=True, text=True, timeout=60)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in out, out
+    errors = [line for line in out.splitlines() if line.startswith("jinad: error: ")]
+    assert len(errors) == 1 and "node-n1" in errors[0] and "n2" in errors[0], out
 
 
 def test_wrong_password_is_one_line_and_a_non_zero_exit(auth_server: NatsServer,
@@ -308,7 +333,7 @@ def test_wrong_password_is_one_line_and_a_non_zero_exit(auth_server: NatsServer,
     proc = subprocess.run(
         [sys.executable, "-m", "mesh.daemon.main", "--name", "intruder", "--host", "127.0.0.1",
          "--port", "0", "--state-dir", str(tmp_path / "intruder"), "--nats", auth_server.url,
-         "--nats-user", "node", "--nats-password", "not-the-password"],
+         "--nats-user", "node-n1", "--nats-password", "not-the-password"],
         check=False, capture_output=True, text=True, timeout=30)
     elapsed = time.monotonic() - started
     assert proc.returncode != 0
@@ -316,7 +341,7 @@ def test_wrong_password_is_one_line_and_a_non_zero_exit(auth_server: NatsServer,
     assert "Traceback" not in out and 'File "' not in out, out
     errors = [line for line in out.splitlines() if "error" in line.lower()]
     assert len(errors) == 1, out
-    assert errors[0].startswith("jinad: error: ") and "refused user 'node'" in errors[0] \
+    assert errors[0].startswith("jinad: error: ") and "refused user 'node-n1'" in errors[0] \
         and "Authorization Violation" in errors[0] and auth_server.url in errors[0], errors
     assert "not-the-password" not in out
     assert elapsed < 5, f"a refused password took {elapsed:.1f} s to report"

@@ -34,7 +34,8 @@ class Evil(Executor):
 
 
 async def _bus(node: JinadNode) -> Bus:
-    return await Bus.connect(node.nats_url(), name="stranger")
+    # a client with the broker's edge user, but without an edge's signing key
+    return await Bus.connect(node.nats_url(), name="stranger", **node.nats_login("edge"))
 
 
 async def _audits(bus: Bus, node: str) -> list[AuditEvent]:
@@ -76,13 +77,15 @@ async def test_an_unsigned_spawn_of_uploaded_code_is_refused(node: JinadNode, tm
 
 async def test_a_captured_command_cannot_be_replayed(node: JinadNode) -> None:
     bus = await _bus(node)
+    # only the node's own user may listen on its commands: it captures, the edge user replays
+    ear = await Bus.connect(node.nats_url(), name="eavesdropper", **node.nats_login("node"))
     captured: list[Any] = []
     try:
         async def tap(msg: Any) -> None:
             captured.append(msg)
 
-        await bus.nc.subscribe(subjects.ports(node.name), cb=tap)
-        await bus.flush()
+        await ear.nc.subscribe(subjects.ports(node.name), cb=tap)
+        await ear.flush()
         flow_id = (await asyncio.to_thread(put_flow, node, "!Flow\nversion: 1\npods:\n  - name: p\n"))["flow_id"]
         msg = await async_wait_for(lambda: captured, timeout_s=10, what="a ports command seen")
         reply = await _ask(bus, msg[0].subject, msg[0].data, dict(msg[0].headers or {}))
@@ -92,6 +95,7 @@ async def test_a_captured_command_cannot_be_replayed(node: JinadNode) -> None:
         assert "does not match" in reply.error.message
     finally:
         await bus.close()
+        await ear.close()
     await asyncio.to_thread(node.edge.delete_flow, flow_id)
 
 

@@ -1,8 +1,9 @@
 """Several ``jinad`` nodes, each in its own network namespace on one bridge, one NATS.
 
 ``mesh3`` (module scope) builds nodes A, B and C once per test module: A runs the
-embedded nats-server (listening on every address of its namespace, port 4222) and
-B and C join it with ``--nats nats://<A's ip>:4222``. Every node's edge listens on
+embedded nats-server (listening on every address of its namespace, port 4222, with the
+users it generates) and B and C join it with the command ``jinad credentials add-node``
+prints on A (``--nats nats://<A's ip>:4222`` and users of their own). Every node's edge listens on
 port 8000 of its own namespace and advertises its namespace address; the test
 process (root namespace) reaches each one there. Tests that kill nodes build their
 own mesh with :func:`build_mesh`.
@@ -68,12 +69,19 @@ class Mesh:
     broker_node: str = "A"
     labels: dict[str, list[str]] = field(default_factory=dict)
     nodes: dict[str, MeshNode] = field(default_factory=dict)
+    joins: dict[str, list[str]] = field(default_factory=dict)  # the join flags of B, C...
 
     def start(self, name: str) -> MeshNode:
         """Start (or restart, with the same state dir) the ``jinad`` of host ``name``."""
         host = self.net.hosts[name]
         first = name == self.broker_node
-        extra = ["--nats-port", str(NATS_PORT)] if first else []
+        if first:
+            extra = ["--nats-port", str(NATS_PORT), "--nats-listen", "0.0.0.0"]
+        else:
+            if name not in self.joins:  # run on A's machine, as its operator would
+                self.joins[name] = self.nodes[self.broker_node].jinad.join_args(
+                    name, prefix=self.net.hosts[self.broker_node].exec_argv([]))
+            extra = list(self.joins[name])  # --nats <A's address> and its own users
         if self.labels.get(name):
             extra += ["--labels", *self.labels[name]]
         broker = f"nats://{self.net.hosts[self.broker_node].ip}:{NATS_PORT}"
@@ -90,15 +98,21 @@ class Mesh:
 
     @property
     def nats_url(self) -> str:
-        """The broker as the test process (root namespace) reaches it."""
-        return f"nats://{self.net.hosts[self.broker_node].ip}:{NATS_PORT}"
+        """The broker as the test process (root namespace) reaches it, as the log reader."""
+        login = self.nodes[self.broker_node].jinad.nats_login("logs")
+        return f"nats://{login['user']}:{login['password']}@{self.broker_ip}:{NATS_PORT}"
+
+    @property
+    def broker_ip(self) -> str:
+        return self.net.hosts[self.broker_node].ip
 
     def peas(self) -> dict[str, list[int]]:
         return {name: node.peas() for name, node in self.nodes.items()}
 
     def stored(self) -> dict[str, list[str]]:
         """What the broker keeps for flows: KV keys of ``jinad_flows``, objects of ``jinad_files``."""
-        return asyncio.run(_stored(self.nats_url))
+        login = self.nodes[self.broker_node].jinad.nats_login("edge")
+        return asyncio.run(_stored(f"nats://{self.broker_ip}:{NATS_PORT}", login))
 
     def close(self) -> list[int]:
         """Stop every node (B, C... first, the broker's node last); return Peas left over."""
@@ -108,11 +122,11 @@ class Mesh:
         return leftovers
 
 
-async def _stored(url: str) -> dict[str, list[str]]:
+async def _stored(url: str, login: dict[str, str]) -> dict[str, list[str]]:
     import nats
     import nats.js.errors
 
-    nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
+    nc = await nats.connect(url, **login, connect_timeout=5, allow_reconnect=False)
     try:
         js = nc.jetstream()
         kv = await js.key_value("jinad_flows")

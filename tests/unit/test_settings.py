@@ -37,6 +37,8 @@ DISTINCT: dict[str, Any] = {
     "nats": "nats://10.7.7.7:4299", "nats_port": 14222,
     "nats_user": "user-under-test", "nats_password": "password-under-test",
     "nats_token": "nats-token-under-test", "nats_creds": "/tmp/creds-under-test",
+    "nats_listen": "10.4.4.4", "nats_edge_user": "edge-user-under-test",
+    "nats_edge_password": "edge-password-under-test", "nats_edge_creds": "/tmp/edge-creds-under-test",
     "nats_tls_ca": "/tmp/ca-under-test", "nats_tls_cert": "/tmp/cert-under-test",
     "nats_tls_key": "/tmp/key-under-test", "nats_replicas": 4, "heartbeat_interval_s": 1.25,
     "node_ttl_s": 7.5, "ready_timeout_s": 42.5, "spawn_timeout_s": 77.5, "stop_grace_s": 4.25,
@@ -55,6 +57,8 @@ USED_BY: dict[str, tuple[str, str]] = {
     "nats": ("nats_url", ""), "nats_port": ("broker", "port"), "nats_user": ("bus", "user"),
     "nats_password": ("bus", "password"), "nats_token": ("bus", "token"),
     "nats_creds": ("bus", "creds"), "nats_tls_ca": ("bus", "tls_ca"),
+    "nats_listen": ("broker", "host"), "nats_edge_user": ("edge_bus", "user"),
+    "nats_edge_password": ("edge_bus", "password"), "nats_edge_creds": ("edge_bus", "creds"),
     "nats_tls_cert": ("bus", "tls_cert"), "nats_tls_key": ("bus", "tls_key"),
     "nats_replicas": ("agent", "nats_replicas"),
     "heartbeat_interval_s": ("agent", "heartbeat_interval_s"),
@@ -106,6 +110,7 @@ def test_the_wiring_fits_the_components_signatures(wiring: Wiring) -> None:
     inspect.signature(Deployer).bind(bus=None, nodes=None, flows=None, **wiring.deployer)
     inspect.signature(NatsServer).bind(**wiring.broker)
     inspect.signature(Bus.connect).bind("nats://x", name="x", **wiring.bus)
+    inspect.signature(Bus.connect).bind("nats://x", name="x", **wiring.edge_bus)
     inspect.signature(create_app).bind(**wiring.edge)
     inspect.signature(Sanic.run).bind(None, **wiring.server)
     assert wiring.broker["store_dir"] == DISTINCT["state_dir"] / "nats"
@@ -185,3 +190,12 @@ def test_the_readme_table_is_the_help() -> None:
     listed = re.findall(r"^\| `(--[a-z-]+)` \|", readme, flags=re.M)
     assert listed == [f.flag for f in flags()] + ["--version"]
     assert flag_table() in readme, "paste mesh.daemon.flags.flag_table() into the README:\n" + flag_table()
+
+
+def test_the_edge_connection_has_the_node_connection_s_login_unless_given_its_own() -> None:
+    """An operator's broker with one user for both keeps working: --nats-edge-* fall back."""
+    s = {k: v for k, v in DISTINCT.items() if not k.startswith("nats_edge_")}
+    bus = wire(Settings(**s), version="9.9.9").edge_bus
+    assert (bus["user"], bus["password"], bus["creds"]) == (
+        DISTINCT["nats_user"], DISTINCT["nats_password"], DISTINCT["nats_creds"])
+    assert Settings().nats_listen == "127.0.0.1"  # the embedded broker is private by default
