@@ -20,6 +20,7 @@ from mesh.errors import ExecutorNotFoundError, FlowConfigError, MeshError
 from mesh.executors.loader import check_uses, is_yaml_path, resolve_executor_class
 from mesh.flow.spec import PodSpec
 from mesh.runtime.config import GatewayConfig, PeaConfig
+from mesh.runtime.keys import KEYS_ENV
 from mesh.yaml.limits import check_yaml_size
 
 __all__ = ["check_builtins", "check_pod_uses"]
@@ -61,7 +62,8 @@ def _check_one(cfg: PeaConfig, workdir: Path | None) -> None:
     uses = cfg.uses
     if is_yaml_path(uses):
         _check_yaml_file(uses, cfg.base_dir)
-        if not cfg.env:  # the pod's env may fill ${{ ENV.X }} in the YAML: the Pea reads it then
+        if not (cfg.env.keys() - {KEYS_ENV}):  # the pod's own env may fill ${{ ENV.X }} in
+            # the YAML: then only the Pea, which has that env, can read it
             check_uses(uses, base_dir=cfg.base_dir)
     elif uses.startswith("_") or not (":" in uses or "." in uses):
         resolve_executor_class(uses)  # a built-in, or a class name every Pea knows
