@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from mesh.events.models import NodeInfo
+from mesh.events.models import PROTOCOL, NodeInfo
 
 __all__ = ["memory_mb", "node_info"]
 
@@ -30,5 +30,5 @@ def node_info(*, name: str, address: str, port: int, labels: dict[str, str], pea
     return NodeInfo(name=name, address=address, port=port, labels=labels,
                     cpu_count=os.cpu_count() or 1, load1=os.getloadavg()[0],
                     mem_total_mb=total, mem_available_mb=available, peas=peas, failed=failed or [],
-                    version=version, started=started, heartbeat=time.time(), edge_key=edge_key,
+                    version=version, started=started, heartbeat=time.time(), edge_key=edge_key, protocol=PROTOCOL,
                     instance=instance)

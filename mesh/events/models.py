@@ -25,6 +25,7 @@ from mesh.runtime.config import GatewayConfig, PeaConfig
 __all__ = [
     "MAX_LEASE_S",
     "MAX_PORTS",
+    "PROTOCOL",
     "PeaData",
     "check_pea_config",
     "check_pea_configs",
@@ -45,6 +46,9 @@ __all__ = [
     "SpawnRequest",
 ]
 
+# The mesh's protocol: bumped whenever the bus or the wire between Peas changes so that nodes
+# of two versions cannot work together (2: signed commands, the status_code envelope).
+PROTOCOL = 2
 MAX_PORTS = 1024  # ports a node hands out in one request
 MAX_LEASE_S = 86400.0
 PodName = Annotated[str, AfterValidator(check_name)]
@@ -156,6 +160,9 @@ class NodeInfo(Event):
     version: str
     started: float = Field(description="epoch seconds")
     heartbeat: float = Field(description="epoch seconds of this record")
+    protocol: int = Field(default=1, description="the mesh protocol the node speaks (records "
+                          "without it are of protocol 1); placements go only to nodes of the "
+                          "placing edge's protocol")
     edge_key: str | None = Field(default=None, description="public nkey this node's edge signs "
                                  "its commands with (trusted by the mesh unless --trusted-keys)")
     instance: str = Field(default="", description="random key of the node's state dir: another "

@@ -53,6 +53,8 @@ class ReadyBody(BaseModel):
 
 class NodeItem(NodeInfo):
     version_mismatch: bool = Field(description="the node runs another version than this one")
+    ineligible: str | None = Field(None, description="why this edge places no pod on the node "
+                                   "(another mesh protocol); null when it may take pods")
 
 
 class NodesBody(BaseModel):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from mesh.errors import FlowConfigError
-from mesh.events.models import NodeInfo
+from mesh.errors import ConflictError, FlowConfigError
+from mesh.events.models import PROTOCOL, NodeInfo
 from mesh.flow.spec import PodSpec
 from mesh.net.hosts import is_this_machine
 
-__all__ = ["choose_node", "pea_count"]
+__all__ = ["choose_node", "ineligible", "pea_count"]
 
 
 def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo,
@@ -16,7 +16,13 @@ def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo,
     heartbeats (the other pods of the same Flow), so that a Flow's pods spread out."""
     if pod.host:
         return _by_host(pod, nodes, here)
-    candidates = [n for n in nodes if _has_labels(n, pod.labels)]
+    labelled = [n for n in nodes if _has_labels(n, pod.labels)]
+    candidates = [n for n in labelled if n.protocol == PROTOCOL]
+    if labelled and not candidates:
+        raise ConflictError(
+            f"pod {pod.name!r} could only go to nodes of another mesh protocol: "
+            + "; ".join(f"{n.name} {ineligible(n)}" for n in labelled),
+            detail={"pod": pod.name, "nodes": [n.name for n in labelled]})
     if not candidates:
         wanted = ", ".join(f"{k}={v}" for k, v in sorted(pod.labels.items()))
         raise FlowConfigError(
@@ -38,10 +44,23 @@ def _by_host(pod: PodSpec, nodes: list[NodeInfo], here: NodeInfo) -> NodeInfo:
         return here
     for node in nodes:
         if host in (node.name, node.address):
+            why = ineligible(node)
+            if why:
+                raise ConflictError(f"pod {pod.name!r} names node {node.name}, which {why}",
+                                    detail={"pod": pod.name, "host": host,
+                                            "protocol": node.protocol})
             return node
     raise FlowConfigError(
         f"pod {pod.name!r} names host {host!r}, which is no live node of the mesh; nodes are "
         + ", ".join(f"{n.name} ({n.address})" for n in nodes), detail={"pod": pod.name, "host": host})
+
+
+def ineligible(node: NodeInfo) -> str | None:
+    """Why no pod is placed on ``node`` by this edge (None: it may take pods)."""
+    if node.protocol != PROTOCOL:
+        return (f"speaks mesh protocol {node.protocol} and this edge {PROTOCOL}: upgrade it "
+                "(README: upgrading a mesh) before it takes pods of this edge")
+    return None
 
 
 def _has_labels(node: NodeInfo, labels: dict[str, str]) -> bool:

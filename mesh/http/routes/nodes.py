@@ -18,6 +18,7 @@ from mesh.http.apidoc import answers
 from mesh.http.context import EdgeContext, EdgeRequest
 from mesh.http.errors import BROKER_AWAY
 from mesh.http.responses import AliveBody, HealthBody, NodeItem, NodesBody, ReadyBody
+from mesh.scheduler.placer import ineligible
 
 __all__ = ["bp"]
 
@@ -78,6 +79,7 @@ async def nodes(request: EdgeRequest) -> HTTPResponse:
     """Every live node of the mesh, with its address, labels and load."""
     ctx = request.app.ctx
     live = await ctx.nodes.live_nodes()
-    items = [NodeItem(**node.model_dump(), version_mismatch=node.version != ctx.version)
+    items = [NodeItem(**node.model_dump(), version_mismatch=node.version != ctx.version,
+                      ineligible=ineligible(node))
              for node in sorted(live, key=lambda n: n.name)]
     return json(NodesBody(nodes=items, count=len(items)).model_dump(mode="json"))
