@@ -1,25 +1,29 @@
 """JetStream streams that keep history: ``JINAD_LOGS`` (jinad.logs.>) and ``JINAD_EVENTS``.
 
 Log lines are published with plain core-NATS publishes; the stream captures them, so
-shipping logs never waits for JetStream. :func:`replay_logs` reads them back in order.
+shipping logs never waits for JetStream. :func:`replay_logs` reads them back in order,
+:func:`replay_events` the lifecycle events of a flow.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
+from typing import TypeVar
 
 import nats.js.errors
 from nats.js import JetStreamContext, api
 
 from mesh.events import codec, subjects
 from mesh.events.errors import EventDecodeError
-from mesh.events.models import LogRecord
+from mesh.events.models import Event, LifecycleEvent, LogRecord
 from mesh.events.replicas import create_replicated
 
-__all__ = ["EVENTS_STREAM", "LOGS_STREAM", "ensure_log_stream", "has_logs", "replay_logs"]
+__all__ = ["EVENTS_STREAM", "LOGS_STREAM", "ensure_log_stream", "has_events", "has_logs",
+           "replay_events", "replay_logs"]
 
 logger = logging.getLogger(__name__)
+E = TypeVar("E", bound=Event)
 
 LOGS_STREAM = "JINAD_LOGS"
 EVENTS_STREAM = "JINAD_EVENTS"
@@ -53,7 +57,7 @@ async def _add_or_update(js: JetStreamContext, config: api.StreamConfig) -> None
         logger.info("stream %s updated: max_age_s=%s max_bytes=%s", config.name, config.max_age, config.max_bytes)
 
 
-async def replay_logs(
+def replay_logs(
     js: JetStreamContext, flow: str, pod: str | None = None, *, follow: bool = False
 ) -> AsyncGenerator[LogRecord, None]:
     """Log records of a flow (or one pod of it) from the start of the stream, in order.
@@ -64,16 +68,31 @@ async def replay_logs(
 
         async with contextlib.aclosing(replay_logs(js, flow_id)) as records: ...
     """
-    sub = await js.subscribe(
-        subjects.logs_for(flow, pod), stream=LOGS_STREAM, ordered_consumer=True,
-        deliver_policy=api.DeliverPolicy.ALL,
-    )
+    return _replay(js, subjects.logs_for(flow, pod), LOGS_STREAM, LogRecord, follow=follow)
+
+
+def replay_events(js: JetStreamContext, flow: str, *,
+                  follow: bool = False) -> AsyncGenerator[LifecycleEvent, None]:
+    """The flow's lifecycle events from the start of ``JINAD_EVENTS``, as :func:`replay_logs`."""
+    return _replay(js, subjects.events(flow), EVENTS_STREAM, LifecycleEvent, follow=follow)
+
+
+async def has_events(js: JetStreamContext, flow: str) -> bool:
+    """True when the stream still keeps lifecycle events of the flow."""
+    info = await js.stream_info(EVENTS_STREAM, subjects_filter=subjects.events(flow))
+    return bool(info.state.subjects)
+
+
+async def _replay(js: JetStreamContext, subject: str, stream: str, model: type[E], *,
+                  follow: bool) -> AsyncGenerator[E, None]:
+    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True,
+                             deliver_policy=api.DeliverPolicy.ALL)
     try:
         if not follow and await _nothing_to_replay(sub):
             return
         while True:
             msg = await sub.next_msg(timeout=None)
-            record = _decode(msg.data)
+            record = _decode(msg.data, model)
             if record is not None:
                 yield record
             if not follow and msg.metadata.num_pending == 0:
@@ -97,9 +116,9 @@ async def _nothing_to_replay(sub: JetStreamContext.PushSubscription) -> bool:
     return info.num_pending == 0 and not delivered and sub.pending_msgs == 0
 
 
-def _decode(data: bytes) -> LogRecord | None:
+def _decode(data: bytes, model: type[E]) -> E | None:
     try:
-        return codec.decode(data, LogRecord)
+        return codec.decode(data, model)
     except EventDecodeError as exc:
-        logger.warning("skipping a log record that does not decode: %s", exc)
+        logger.warning("skipping a %s that does not decode: %s", model.__name__, exc)
         return None

@@ -23,7 +23,7 @@ from mesh.http.auth import install_auth
 from mesh.http.context import EdgeApp, EdgeContext
 from mesh.http.errors import install_error_handlers
 from mesh.http.policy import EdgePolicy
-from mesh.http.routes import flows, logs, nodes, pods
+from mesh.http.routes import events, flows, logs, metrics, nodes, pods, ui
 
 __all__ = ["REQUEST_TIMEOUT_S", "create_app"]
 
@@ -34,13 +34,14 @@ _HANDLER_MARGIN_S = 30
 def create_app(*, name: str, address: str, version: str, token: str | None,
                max_upload_bytes: int, default_lease_s: float, insecure: bool = False,
                spawn_timeout_s: float = 90.0, allow_uses: Sequence[str] = (),
-               allow_images: Sequence[str] = (), no_uploads: bool = False) -> EdgeApp:
+               allow_images: Sequence[str] = (), no_uploads: bool = False,
+               metrics_on: bool = True) -> EdgeApp:
     """The edge; ``app.ctx.attach(EdgeServices(...))`` once the node has started."""
     policy = EdgePolicy(allow_uses=tuple(allow_uses), allow_images=tuple(allow_images),
                         no_uploads=no_uploads)
     ctx = EdgeContext(name=name, address=address, version=version,
                       max_upload_bytes=max_upload_bytes, default_lease_s=default_lease_s,
-                      token_required=bool(token), policy=policy)
+                      token_required=bool(token), policy=policy, metrics=metrics_on)
     app: EdgeApp = Sanic(f"jinad_{name}".replace("-", "_").replace(".", "_"), ctx=ctx,
                          configure_logging=False)
     app.config.REQUEST_MAX_SIZE = max_upload_bytes + 1024 * 1024
@@ -50,7 +51,7 @@ def create_app(*, name: str, address: str, version: str, token: str | None,
     app.config.OAS = False  # the document is ours (mesh.http.openapi): OpenAPI 3.1
     app.config.CORS = False
     Extend(app)
-    for bp in (nodes.bp, flows.bp, pods.bp, logs.bp, openapi.bp):
+    for bp in (nodes.bp, flows.bp, pods.bp, logs.bp, events.bp, metrics.bp, openapi.bp, ui.bp):
         app.blueprint(bp)
     install_error_handlers(app)
     install_auth(app, token, insecure=insecure)

@@ -1,4 +1,5 @@
-"""Reading a flow's or pod's log lines back from the mesh, for the edge's log streams."""
+"""Reading a flow's or pod's log lines (and a flow's lifecycle events) back from the mesh,
+for the edge's streams."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from nats.js import JetStreamContext
 
 from mesh.errors import InvalidNameError
 from mesh.events import subjects
-from mesh.events.models import LogRecord
-from mesh.events.streams import has_logs, replay_logs
+from mesh.events.models import LifecycleEvent, LogRecord
+from mesh.events.streams import has_events, has_logs, replay_events, replay_logs
 
 __all__ = ["LogReader"]
 
 
 class LogReader:
-    """``has_logs(flow, pod)`` and ``replay(flow, pod, follow=...)`` over the log stream."""
+    """``has_logs``/``replay`` over the log stream, ``has_events``/``events`` over the events one."""
 
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
@@ -36,3 +37,15 @@ class LogReader:
                follow: bool = False) -> AsyncGenerator[LogRecord, None]:
         """The lines from the first; with ``follow``, new ones until the caller stops."""
         return replay_logs(self._js, flow, pod, follow=follow)
+
+    async def has_events(self, flow: str) -> bool:
+        """True when the mesh still keeps lifecycle events of the flow."""
+        try:
+            subjects.events(flow)
+        except InvalidNameError:
+            return False
+        return await has_events(self._js, flow)
+
+    def events(self, flow: str, *, follow: bool = False) -> AsyncGenerator[LifecycleEvent, None]:
+        """The flow's lifecycle events from the first; with ``follow``, new ones as they come."""
+        return replay_events(self._js, flow, follow=follow)
