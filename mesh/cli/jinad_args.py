@@ -34,7 +34,8 @@ def add_edge_args(parser: argparse.ArgumentParser) -> None:
     """``--host``, ``--port-expose`` and ``--token`` of the jinad a command talks to."""
     parser.add_argument("--host", default="127.0.0.1",
                         help="address or name of a jinad node of the mesh (default: 127.0.0.1)")
-    parser.add_argument("--port-expose", type=port, default=DEFAULT_JINAD_PORT,
+    parser.add_argument("--port", "--port-expose", dest="port_expose", metavar="PORT", type=port,
+                        default=DEFAULT_JINAD_PORT,
                         help=f"that jinad's HTTP port (default: {DEFAULT_JINAD_PORT})")
     add_token_arg(parser)
 

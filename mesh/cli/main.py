@@ -11,7 +11,16 @@ import argparse
 import sys
 
 from mesh import __version__
-from mesh.cli import flow_cmd, logs_cmd, nodes_cmd, ping_cmd, pod_cmd
+from mesh.cli import (
+    deploy_cmd,
+    flow_cmd,
+    flows_cmd,
+    logs_cmd,
+    nodes_cmd,
+    ping_cmd,
+    pod_cmd,
+    status_cmd,
+)
 from mesh.errors import BadRequestError, MeshError
 
 __all__ = ["build_parser", "exit_code", "main"]
@@ -25,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mesh {__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND",
                                      required=True)
-    for module in (flow_cmd, pod_cmd, ping_cmd, nodes_cmd, logs_cmd):
+    for module in (flow_cmd, pod_cmd, ping_cmd, nodes_cmd, logs_cmd, flows_cmd, status_cmd,
+                   deploy_cmd):
         module.register(commands)
     return parser
 

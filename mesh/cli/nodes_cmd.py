@@ -8,6 +8,7 @@ from typing import Any
 
 from mesh import __version__
 from mesh.cli.jinad_args import add_edge_args, edge_client, edge_errors
+from mesh.cli.table import plural, table
 
 __all__ = ["node_table", "register", "run"]
 
@@ -37,20 +38,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def node_table(nodes: list[dict[str, Any]], version: str = __version__) -> str:
-    rows = [_COLUMNS]
+    rows: list[tuple[object, ...]] = []
     differs = False
     for n in sorted(nodes, key=lambda n: str(n.get("name"))):
         other = n.get("version") != version
         differs |= other
-        labels = ",".join(f"{k}={v}" for k, v in sorted((n.get("labels") or {}).items())) or "-"
+        labels = ",".join(f"{k}={v}" for k, v in sorted((n.get("labels") or {}).items()))
         mem = n.get("mem_available_mb")
-        rows.append((str(n.get("name")), f"{n.get('address')}:{n.get('port')}", labels,
-                     str(n.get("cpu_count", "?")), f"{float(n.get('load1') or 0):.2f}",
-                     f"{mem} MB" if mem is not None else "?", str(n.get("peas", 0)),
+        rows.append((n.get("name"), f"{n.get('address')}:{n.get('port')}", labels,
+                     n.get("cpu_count", "?"), f"{float(n.get('load1') or 0):.2f}",
+                     f"{mem} MB" if mem is not None else "?", n.get("peas", 0),
                      f"{n.get('version')}{' *' if other else ''}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    lines.append(f"{len(nodes)} node{'' if len(nodes) == 1 else 's'}")
+    lines = [table(_COLUMNS, rows), plural(len(nodes), "node")]
     if differs:
         lines.append(f"* a version other than this mesh command's ({version})")
     return "\n".join(lines)

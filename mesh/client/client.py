@@ -11,7 +11,7 @@ import zmq
 import zmq.asyncio
 
 from mesh.client.callbacks import Callback, Callbacks
-from mesh.client.connection import ConnectionWatch
+from mesh.client.connection import ConnectionWatch, refuse_http_port
 from mesh.client.inputs import Inputs, batch_requests
 from mesh.client.pending import DEFAULT_TIMEOUT_S, HealthCheck, Pending
 from mesh.client.progress import Progress
@@ -66,6 +66,7 @@ class _Base:
 
     def _connect(self, sock: Any) -> ConnectionWatch:
         """Connect ``sock`` to the gateway, watched from before the first attempt."""
+        refuse_http_port(self.host, self.port_expose)
         sock.setsockopt(zmq.LINGER, 0)
         watch = ConnectionWatch(sock, self.address, connect_timeout_s=self.connect_timeout_s)
         sock.connect(self.address)

@@ -8,13 +8,36 @@ keeps dialling. The monitor tells the Client so that it can raise instead.
 from __future__ import annotations
 
 import itertools
+import socket
 import time
 from typing import Any
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
-__all__ = ["ConnectionWatch"]
+from mesh.errors import BadRequestError
+
+__all__ = ["ConnectionWatch", "refuse_http_port"]
+
+# ZMTP 3's greeting starts with this signature, and a gateway sends its own at once; an HTTP
+# server waits for the end of a header block, then answers ``HTTP/1.1 400``
+_PROBE = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\r\n\r\n"
+PROBE_TIMEOUT_S = 1.0
+
+
+def refuse_http_port(host: str, port: int, *, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Raise when an HTTP server (such as a jinad edge) answers on ``host:port``; pass when a
+    ZeroMQ peer answers, when nothing listens yet, or when the peer stays silent."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as probe:
+            probe.sendall(_PROBE)
+            first = probe.recv(5)
+    except OSError:
+        return  # not listening yet, or silent: the ConnectionWatch's deadline applies
+    if first.startswith(b"HTTP/"):
+        raise BadRequestError(
+            f"tcp://{host}:{port} is a jinad edge, not a Flow's gateway; use GET /flow/{{id}}'s "
+            "host and port (the gateway's ZeroMQ port_expose)", detail={"host": host, "port": port})
 
 _EVENTS = zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED
 _ids = itertools.count()

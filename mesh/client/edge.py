@@ -53,6 +53,9 @@ class EdgeClient:
     def get_flow(self, flow_id: str) -> dict[str, Any]:
         return self._call("GET", f"/flow/{flow_id}")
 
+    def flows(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/flows")["flows"])
+
     def delete_flow(self, flow_id: str) -> dict[str, Any]:
         return self._call("DELETE", f"/flow?flow_id={flow_id}")
 

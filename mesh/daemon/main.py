@@ -30,7 +30,8 @@ def _setup_logging(level: str) -> None:
     from mesh.logs import setup_pea_logging
 
     setup_pea_logging("jinad", level)
-    for noisy in ("sanic.access", "sanic.server"):
+    # sanic.root: the framework's own banner lines (Sanic Extensions' list, "Server Stopped")
+    for noisy in ("sanic.access", "sanic.server", "sanic.root"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -59,6 +59,7 @@ class Bus:
         self._nc = Client()
         self._js: JetStreamContext | None = None
         self._connected_once = False
+        self._closing = False  # close() was called: the disconnect that follows is ours
         self._refused = asyncio.Event()  # the server rejected our credentials while connecting
         self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()  # handlers running as tasks of their own
@@ -326,10 +327,12 @@ class Bus:
         """Finish in-flight handlers, flush what is published, then close."""
         await self.wait_handlers(timeout_s)
         if not self._nc.is_closed:
+            self._closing = True
             await self._nc.drain()
 
     async def close(self) -> None:
         if not self._nc.is_closed:
+            self._closing = True
             await self._nc.close()
 
     async def __aenter__(self) -> Self:
@@ -350,7 +353,7 @@ class Bus:
 
     async def _on_disconnected(self) -> None:
         self._up.clear()
-        if self._connected_once:
+        if self._connected_once and not self._closing:
             logger.warning("%s disconnected from NATS", self.name)
 
     async def _on_reconnected(self) -> None:

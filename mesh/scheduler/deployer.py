@@ -151,7 +151,8 @@ class Deployer:
                                   detail={"pod": pod, "node": node}) from exc
 
     async def _abort(self, record: FlowRecord, exc: BaseException) -> None:
-        logger.warning("flow %s failed to start, stopping what started: %s", record.flow_id, exc)
+        reason = str(getattr(exc, "message", "") or exc) or type(exc).__name__
+        logger.warning("flow %s failed to start, stopping what started: %s", record.flow_id, reason)
         try:
             await self.kill(record.flow_id, record.nodes)
         finally:

@@ -7,7 +7,9 @@ worker thread, so heartbeats and other requests go on while it is read.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import logging
+import time
+from typing import TYPE_CHECKING, Any
 
 from sanic import Blueprint
 from sanic.response import HTTPResponse, json, text
@@ -22,9 +24,13 @@ from mesh.http.uploads import collect_files, single_file
 from mesh.http.validation import query
 
 if TYPE_CHECKING:
+    from mesh.events.records import FlowRecord
     from mesh.flow.flow import Flow
 
 __all__ = ["bp"]
+
+logger = logging.getLogger("jinad")
+PROGRESS_EVERY_S = 10.0  # a Flow that takes long to start says so this often
 
 bp = Blueprint("flows")
 
@@ -59,7 +65,12 @@ async def create_flow(request: EdgeRequest) -> HTTPResponse:
     yaml_text, flow = await asyncio.to_thread(_load, raw)
     ctx.policy.check_pods(flow.pods)
     check_startable(flow.pods)
-    record = await ctx.deployer.create_flow(flow, yaml_text=yaml_text, files=files)
+    logger.info("flow %s: starting %d pod(s), %d file(s) uploaded", flow.flow_id, len(flow.pods),
+                len(files))
+    record = await _with_progress(flow.flow_id, ctx.deployer.create_flow(
+        flow, yaml_text=yaml_text, files=files))
+    logger.info("flow %s created: %s; gateway %s", flow.flow_id, _placed(record),
+                f"{record.gateway.host}:{record.gateway.port_expose}" if record.gateway else "-")
     return json(flow_body(record, status="started").model_dump(mode="json"))
 
 
@@ -101,4 +112,27 @@ async def list_flows(request: EdgeRequest) -> HTTPResponse:
 async def delete_flow(request: EdgeRequest, query: DeleteFlowQuery) -> HTTPResponse:
     """Stop every Pea of the Flow on every node, then answer."""
     await request.app.ctx.deployer.delete(query.flow_id)
+    logger.info("flow %s deleted", query.flow_id)
     return json(DeletedFlowBody(flow_id=query.flow_id).model_dump(mode="json"))
+
+
+async def _with_progress(flow_id: str, start: Any) -> FlowRecord:
+    """Await the Flow's start; every PROGRESS_EVERY_S a line says it is still waiting (a failed
+    start is the deployer's line, with its reason)."""
+    task = asyncio.ensure_future(start)
+    began = time.monotonic()
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY_S)
+            if done:
+                return task.result()  # type: ignore[no-any-return]
+            logger.info("flow %s: still starting after %.0f s (waiting for its pods' Peas)",
+                        flow_id, time.monotonic() - began)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+
+
+def _placed(record: FlowRecord) -> str:
+    return ", ".join(f"{p.name} on {p.node}" + (f" x{p.replicas}" if p.replicas > 1 else "")
+                     for p in record.pods) or "no pods"
