@@ -13,6 +13,7 @@ import sys
 from mesh import __version__
 from mesh.cli import (
     deploy_cmd,
+    export_cmd,
     flow_cmd,
     flows_cmd,
     logs_cmd,
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (flow_cmd, pod_cmd, ping_cmd, nodes_cmd, logs_cmd, flows_cmd, status_cmd,
                    deploy_cmd):
         module.register(commands)
+    export_cmd.register(commands)
     return parser
 
 
