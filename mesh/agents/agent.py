@@ -22,6 +22,7 @@ from nats.aio.subscription import Subscription
 from mesh.agents.handlers import Commands
 from mesh.agents.heartbeat import Heartbeat
 from mesh.agents.logship import LogShipper
+from mesh.agents.metrics import PeaCollector
 from mesh.agents.reconcile import stop_leftovers
 from mesh.agents.supervisor import PodRun, Supervisor
 from mesh.agents.trust import MeshTrust, read_trusted_keys
@@ -93,6 +94,7 @@ class Agent:
                                    peas=lambda: self.supervisor.pea_count,
                                    failed=self.supervisor.failed, edge_key=edge_key,
                                    instance=instance)
+        self.pea_metrics = PeaCollector(node=name, peas=self.supervisor.pea_refs)  # /metrics
         self.edge_key, self.trusted_keys_file = edge_key, trusted_keys_file
         self.verifier: Verifier | None = None
         self.commands = Commands(node=name, address=address, state_dir=state_dir,
@@ -121,6 +123,7 @@ class Agent:
         await self.flows.open()
         await self.files.open()
         self.shipper.start()
+        self.pea_metrics.register()
         await self.heartbeat.beat()
         c = self.commands
         sub = functools.partial(self.bus.subscribe, verify=self.verifier, audit=self._audit)
@@ -220,6 +223,7 @@ class Agent:
         self.counts["killed"] += self.supervisor.pea_count
         await asyncio.to_thread(self.supervisor.stop_all)
         await self.shipper.stop()
+        self.pea_metrics.unregister()
         await self.heartbeat.stop()
 
     async def live_nodes(self) -> list[NodeInfo]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mesh.agents.metrics import EXITS, SPAWN_FAILURES, SPAWNS, PeaRef
 from mesh.errors import (
     ConflictError,
     FlowConfigError,
@@ -88,8 +89,10 @@ class Supervisor:
               env: dict[str, str] | None = None, cwd: str | None = None) -> PodRun:
         """Start every Pea of a pod and wait until all are ready, or stop them all and raise."""
         key = (flow_id, pod)
+        SPAWNS.inc()
         with self._lock:
             if key in self.pods:
+                SPAWN_FAILURES.labels(error="ConflictError").inc()
                 raise ConflictError(f"pod {pod!r} of flow {flow_id} already runs on this node",
                                     detail={"pod": pod})
             run = PodRun(flow_id=flow_id, pod=pod, peas=[])
@@ -112,14 +115,18 @@ class Supervisor:
                 if self.pods.get(key) is not run:  # a kill came while it started
                     raise ConflictError(f"pod {pod!r} of flow {flow_id} was stopped while it started",
                                         detail={"pod": pod})
-        except BaseException:
+        except BaseException as exc:
+            SPAWN_FAILURES.labels(error=type(exc).__name__).inc()
             self._discard(key, run)
             raise
         return run
 
     def _exited(self, pea: PeaHandle, info: ExitInfo) -> None:
         """A launcher saw a Pea end: report it if it ended while it should run."""
-        if info.expected or self.on_exit is None:
+        if info.expected:
+            return
+        EXITS.inc()
+        if self.on_exit is None:
             return
         with self._lock:
             run = next((r for r in self.pods.values() if any(p is pea for p in r.peas)), None)
@@ -160,6 +167,12 @@ class Supervisor:
         with self._lock:
             return sorted(f"{r.flow_id}/{r.pod}" for r in self.pods.values()
                           if any(p.returncode is not None for p in r.peas))
+
+    def pea_refs(self) -> list[PeaRef]:
+        """(flow, pod, pea, port_ctrl, alive) of every Pea on the books, for /metrics."""
+        with self._lock:
+            return [(r.flow_id, r.pod, p.name, p.port_ctrl, p.returncode is None)
+                    for r in self.pods.values() for p in r.peas]
 
     @property
     def pea_count(self) -> int:

@@ -105,6 +105,8 @@ class FlowSpec(BaseModel):
     encrypt_data: bool = Field(False, description="encrypt and authenticate the data sockets "
                                "between the Flow's Peas and its gateway (ZeroMQ CURVE, keys "
                                "made per Flow)")
+    metrics: bool = Field(True, description="the Peas count requests, failures, latency, bytes "
+                          "and Documents by endpoint, for their node's /metrics")
 
     _check_ports = field_validator("port_expose", "port_http")(_port)
 

@@ -153,10 +153,10 @@ function drawGraph(flow) {
     return b.level;
   };
   boxes.forEach((b) => level(b));
-  const W = 170, H = 66, GX = 50, GY = 18, rows = {};
-  for (const b of boxes) { b.row = rows[b.level] = (rows[b.level] ?? -1) + 1; b.x = 10 + b.level * (W + GX); b.y = 10 + b.row * (H + GY); }
+  const W = 170, H = 66, GX = 50, GY = 18, TOP = 40, rows = {};
+  for (const b of boxes) { b.row = rows[b.level] = (rows[b.level] ?? -1) + 1; b.x = 10 + b.level * (W + GX); b.y = TOP + b.row * (H + GY); }
   const g = $("graph");
-  const height = 20 + (Math.max(...Object.values(rows)) + 1) * (H + GY);
+  const height = TOP + 10 + (Math.max(...Object.values(rows)) + 1) * (H + GY);
   const width = 20 + (Math.max(...boxes.map((b) => b.level)) + 1) * (W + GX);
   g.setAttribute("height", height);
   g.setAttribute("viewBox", `0 0 ${Math.max(width, 400)} ${height}`);
@@ -170,7 +170,11 @@ function drawGraph(flow) {
     const u = byName[n];
     if (!u) continue;
     const x1 = u.x + W, y1 = u.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mx = (x1 + x2) / 2;
-    parts.push(svg("path", { class: "edge", "data-from": u.name, "data-to": b.name, d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` }));
+    // an edge that skips a level arcs over the boxes between (from the top edges)
+    const d = b.level - u.level > 1
+      ? `M${u.x + W / 2},${u.y} C${u.x + W / 2},${u.y - 30} ${b.x + W / 2},${b.y - 30} ${b.x + W / 2},${b.y}`
+      : `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
+    parts.push(svg("path", { class: "edge", "data-from": u.name, "data-to": b.name, d }));
   }
   for (const b of boxes) {
     const box = svg("g", { class: `pod s-${b.status}`, "data-pod": b.name, transform: `translate(${b.x},${b.y})` });
@@ -213,6 +217,7 @@ function applyLogFilter() {
   let shown = 0;
   for (const li of $("logs").children) { li.hidden = !logVisible(li); shown += li.hidden ? 0 : 1; }
   $("log-count").textContent = `${shown} shown`;
+  $("logs").scrollTop = $("logs").scrollHeight;
 }
 
 function follow(flow) {
