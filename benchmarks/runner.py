@@ -41,6 +41,8 @@ BENCHES: dict[str, Bench] = {
                        "Flow of two pods that read every Document's text"),
     "flow_encrypt": Bench("benchmarks.flow_encrypt", {},
                           "Flow of two _pass pods, data sockets plain and CURVE, interleaved"),
+    "flow_metrics": Bench("benchmarks.flow_metrics", {},
+                          "Flow of two _pass pods, Peas' metrics off and on, interleaved"),
     "nats_rr": Bench("benchmarks.nats_rr", {}, "issue 3 limit: NATS request/reply"),
     "jinad_rss": Bench("benchmarks.jinad_rss", {}, "idle jinad and nats-server RSS"),
     "jinad_flow": Bench("benchmarks.jinad_flow", {}, "PUT /flow/yaml, 3 pods, one jinad"),
@@ -64,6 +66,8 @@ TARGETS = [
     ("jinad_netns", "put_flow_s", "<=", 1.0),
     ("log_latency", "latency_p50_ms", "<=", 2.9),  # issue 9: within 2 ms of the 0.9 ms before buffering
     ("signing", "put_overhead_ratio", "<=", 1.10),
+    ("flow_metrics", "docs_per_s_ratio", ">=", 0.95),
+    ("flow_metrics", "latency_p50_ratio", "<=", 1.05),
     ("jinad_rss", "jinad_rss_mib", "<=", 80.0),
     ("container", "ready_s", "<=", 1.5),
     ("container", "docs_per_s_ratio", ">=", 0.85),

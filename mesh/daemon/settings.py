@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(32 * 1024 * 1024, gt=0, description="largest Flow upload "
                                   "(YAML and files together) the edge takes; a larger one is a 413")
     log_level: LogLevel = Field("INFO", description="how much jinad logs")
+    no_metrics: bool = Field(False, description="serve no GET /metrics (a 404); a Flow's "
+                             "metrics: false stops its Peas counting")
     trusted_keys: Path | None = Field(None, description="file of edge public keys (one nkey a "
                                       "line) whose signed commands this node obeys; unset: the "
                                       "keys the mesh's nodes registered")

@@ -98,7 +98,8 @@ def plan_flow(flow_id: str, spec: FlowSpec, pods: list[PodSpec], *,
 
     gw = GatewayConfig(flow_id=flow_id, port_expose=spec.port_expose or gw_port(),
                        port_http=(spec.port_http or gw_port()) if spec.http else None,
-                       port_ctrl=gw_port(), log_level=spec.log_level, keys=keys)
+                       port_ctrl=gw_port(), log_level=spec.log_level, keys=keys,
+                       metrics=spec.metrics)
     plan = FlowPlan(flow_id=flow_id, gateway=gw, gateway_node=gw_node)
     for pod in pods:
         node = where.node_of(pod.name or "")
@@ -175,7 +176,7 @@ def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator,
                          inputs=[SocketSpec(mode="bind", port=in_port or port())],
                          port_ctrl=ctrl or port(), replica_id=replica_id, log_level=flow.log_level,
                          env=env, image=pod.image if role == "pea" else None, network=pod.network,
-                         keys=keys)
+                         keys=keys, metrics=flow.metrics)
 
     if pod.replicas == 1 and not pod.uses_before and not pod.uses_after:
         single = pea(pod.name, pod.uses, "pea", in_port=pod.port_in, ctrl=pod.port_ctrl)

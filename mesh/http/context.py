@@ -61,6 +61,7 @@ class EdgeContext:
     max_upload_bytes: int
     default_lease_s: float
     token_required: bool = False
+    metrics: bool = True  # serve /metrics (--no-metrics: a 404)
     policy: EdgePolicy = field(default_factory=EdgePolicy)
     services: EdgeServices | None = None
     openapi: dict[str, Any] | None = None  # the document, built on its first request

@@ -13,6 +13,7 @@ from typing import Any
 import zmq
 
 from mesh.runtime.keys import MeshKeys
+from mesh.runtime.meter import Meter
 from mesh.runtime.sockets import bind_port, open_zap
 from mesh.types.codec import dumps, loads
 
@@ -21,8 +22,8 @@ __all__ = ["Runtime"]
 logger = logging.getLogger("mesh.pea")
 
 _POLL_MS = 500
-_OPEN = ("status", "ping")  # mesh.runtime.ctrl_auth.OPEN, without importing hashlib at start
-_COMMANDS = ("status", "ping", "terminate")
+_OPEN = ("status", "ping", "metrics")  # mesh.runtime.ctrl_auth.OPEN, without importing hashlib
+_COMMANDS = ("status", "ping", "metrics", "terminate")
 _WARN_EVERY_S = 10.0  # refused commands: one warning per this long, not one per message
 
 
@@ -32,7 +33,8 @@ class Runtime:
     (:mod:`mesh.runtime.ctrl_auth`); with ``keys.encrypt``, a ZAP handler admits to the
     encrypted data sockets only the Flow's own CURVE client key."""
 
-    def __init__(self, *, name: str, port_ctrl: int, keys: MeshKeys | None = None) -> None:
+    def __init__(self, *, name: str, port_ctrl: int, keys: MeshKeys | None = None,
+                 metrics: bool = True) -> None:
         self.name = name
         self.port_ctrl = port_ctrl
         self.keys = keys
@@ -42,6 +44,7 @@ class Runtime:
         self.ctrl: zmq.Socket | None = None
         self.running = False
         self.counts = {"recv": 0, "sent": 0, "recv_bytes": 0, "sent_bytes": 0, "failed": 0}
+        self.meter = Meter() if metrics else None  # the Flow's ``metrics: false``: None
         self._parent = int(os.environ.get("MESH_PARENT_PID", "0") or 0)
         self._handlers: dict[zmq.Socket, Any] = {}
         self._verifier: Any = None  # a ctrl_auth.Verifier, made at the first signed command
@@ -142,6 +145,10 @@ class Runtime:
         if cmd == "terminate":
             logger.info("terminate received on the control socket, stopping")
             self.running = False
+        if cmd == "metrics":  # read-only figures, open like status (README, Metrics)
+            return {"ok": True, "cmd": cmd, "pea": self.name, "counts": self.counts,
+                    "metrics": self.meter.snapshot() if self.meter is not None else None,
+                    **self.status_extra()}
         return {"ok": True, "cmd": cmd, "pea": self.name, "pid": os.getpid(), "time": time.time(),
                 "counts": self.counts, **self.status_extra()}
 

@@ -76,6 +76,7 @@ class PeaConfig(_Json):
     env: dict[str, str] = field(default_factory=dict, repr=False)  # holds the keys, too
     image: str | None = None
     network: str = "bridge"  # for a container: "bridge" (ports published) or "host"
+    metrics: bool = True  # count requests by endpoint (the Flow's ``metrics``)
     keys: MeshKeys | None = field(default=None, repr=False)  # the Flow's, from its planner
 
     @property
@@ -98,6 +99,7 @@ class GatewayConfig(_Json):
     name: str = "gateway"
     flow_id: str = ""
     port_http: int | None = None
+    metrics: bool = True  # count requests by endpoint (the Flow's ``metrics``)
     inputs: list[SocketSpec] = field(default_factory=list)
     outputs: list[SocketSpec] = field(default_factory=list)
     num_parts: int = 1

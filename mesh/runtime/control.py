@@ -37,7 +37,7 @@ class ControlClient:
 
     def send(self, cmd: str) -> None:
         if self.key is None or self.pea is None:
-            if cmd not in ("status", "ping"):
+            if cmd not in ("status", "ping", "metrics"):
                 raise ForbiddenError(f"{cmd!r} to {self.address} needs the Flow's control key "
                                      "and the Pea's name; only status and ping need none")
             self._sent = {"cmd": cmd}

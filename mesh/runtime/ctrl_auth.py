@@ -25,7 +25,7 @@ from typing import Any
 
 __all__ = ["OPEN", "VALIDITY_S", "Verifier", "check_proof", "sign"]
 
-OPEN = frozenset({"status", "ping"})
+OPEN = frozenset({"status", "ping", "metrics"})
 VALIDITY_S = 30.0  # the clocks of a Flow's machines may differ by up to this much
 
 

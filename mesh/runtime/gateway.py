@@ -22,10 +22,11 @@ logger = logging.getLogger("mesh.pea")
 
 class GatewayRuntime(Runtime):
     def __init__(self, config: GatewayConfig) -> None:
-        super().__init__(name=config.name, port_ctrl=config.port_ctrl, keys=config.keys)
+        super().__init__(name=config.name, port_ctrl=config.port_ctrl, keys=config.keys,
+                         metrics=config.metrics)
         self.config = config
         self.collector = PartCollector(config.num_parts)
-        self.pending: dict[str, tuple[list[bytes], float]] = {}
+        self.pending: dict[str, tuple[list[bytes], float, int]] = {}  # ident, start, bytes in
         self.outputs = [open_socket(self.ctx, zmq.PUSH, s, owner=config.name, keys=config.keys)
                         for s in config.outputs]
         for spec in config.inputs:
@@ -56,7 +57,7 @@ class GatewayRuntime(Runtime):
         self.counts["recv"] += 1
         entry = req.enter("gateway", "gateway")
         entry["end"] = entry["start"]
-        self.pending[req.id] = (ident, time.monotonic())
+        self.pending[req.id] = (ident, time.perf_counter(), sum(len(f) for f in body))
         out = req.to_frames()
         for s in self.outputs:
             s.send_multipart(out, copy=False)
@@ -84,10 +85,15 @@ class GatewayRuntime(Runtime):
         if waiting is None:
             logger.warning("result for unknown request %s dropped", req.id)
             return
-        self.frontend.send_multipart([*waiting[0], *req.to_frames()], copy=False)
+        out = req.to_frames()
+        self.frontend.send_multipart([*waiting[0], *out], copy=False)
         self.counts["sent"] += 1
         if req.failed:
             self.counts["failed"] += 1
+        if self.meter is not None:  # end to end: from the client's request to its answer
+            self.meter.observe(req.endpoint, time.perf_counter() - waiting[1], failed=req.failed,
+                               bytes_in=waiting[2], bytes_out=sum(len(f) for f in out),
+                               docs=req.num_docs)
 
     def status_extra(self) -> dict[str, Any]:
         return {"pod": "gateway", "pending": len(self.pending), "port_expose": self.config.port_expose,

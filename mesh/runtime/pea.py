@@ -26,8 +26,10 @@ logger = logging.getLogger("mesh.pea")
 
 class PeaRuntime(Runtime):
     def __init__(self, config: PeaConfig) -> None:
-        super().__init__(name=config.name, port_ctrl=config.port_ctrl, keys=config.keys)
+        super().__init__(name=config.name, port_ctrl=config.port_ctrl, keys=config.keys,
+                         metrics=config.metrics)
         self.config = config
+        self._bytes_in = 0  # of the parts of the request being collected
         self.collector = PartCollector(config.num_parts)
         self.outputs = [open_socket(self.ctx, zmq.PUSH, s, owner=config.name, keys=config.keys)
                         for s in config.outputs]
@@ -46,11 +48,14 @@ class PeaRuntime(Runtime):
 
     def _on_data(self, sock: zmq.Socket) -> None:
         frames = sock.recv_multipart()
+        size = sum(len(f) for f in frames)
         self.counts["recv"] += 1
-        self.counts["recv_bytes"] += sum(len(f) for f in frames)
+        self.counts["recv_bytes"] += size
+        self._bytes_in += size
         parts = self.collector.add(Request.from_frames(frames))
         if parts is None:
             return
+        started = time.perf_counter()
         try:
             req = self.handle(parts)
         except Exception as exc:  # noqa: BLE001 - e.g. undecodable parts: fail the request, not the Pea
@@ -58,8 +63,13 @@ class PeaRuntime(Runtime):
         out = self.encode(req)
         for s in self.outputs:
             s.send_multipart(out, copy=False)
+        sent = sum(len(f) for f in out) * len(self.outputs)
         self.counts["sent"] += len(self.outputs)
-        self.counts["sent_bytes"] += sum(len(f) for f in out) * len(self.outputs)
+        self.counts["sent_bytes"] += sent
+        if self.meter is not None:
+            self.meter.observe(req.endpoint, time.perf_counter() - started, failed=req.failed,
+                               bytes_in=self._bytes_in, bytes_out=sent, docs=req.num_docs)
+        self._bytes_in = 0
         if logger.isEnabledFor(logging.DEBUG):
             c = self.counts
             logger.debug("#sent: %d #recv: %d sent_size: %d Bytes recv_size: %d Bytes",
