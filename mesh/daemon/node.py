@@ -97,7 +97,7 @@ def wire(settings: Settings, *, version: str) -> Wiring:
               "max_upload_bytes": s.max_upload_bytes, "default_lease_s": s.lease_s,
               "insecure": s.insecure, "spawn_timeout_s": s.spawn_timeout_s,
               "allow_uses": s.allow_uses, "allow_images": s.allow_images,
-              "no_uploads": s.no_uploads, "metrics_on": not s.no_metrics},
+              "no_uploads": s.no_uploads, "no_metrics": s.no_metrics},
         server={"host": s.host, "port": s.port,
                 "ssl": {"cert": s.tls_cert, "key": s.tls_key} if s.tls_cert else None},
     )

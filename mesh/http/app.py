@@ -35,13 +35,13 @@ def create_app(*, name: str, address: str, version: str, token: str | None,
                max_upload_bytes: int, default_lease_s: float, insecure: bool = False,
                spawn_timeout_s: float = 90.0, allow_uses: Sequence[str] = (),
                allow_images: Sequence[str] = (), no_uploads: bool = False,
-               metrics_on: bool = True) -> EdgeApp:
+               no_metrics: bool = False) -> EdgeApp:
     """The edge; ``app.ctx.attach(EdgeServices(...))`` once the node has started."""
     policy = EdgePolicy(allow_uses=tuple(allow_uses), allow_images=tuple(allow_images),
                         no_uploads=no_uploads)
     ctx = EdgeContext(name=name, address=address, version=version,
                       max_upload_bytes=max_upload_bytes, default_lease_s=default_lease_s,
-                      token_required=bool(token), policy=policy, metrics=metrics_on)
+                      token_required=bool(token), policy=policy, metrics=not no_metrics)
     app: EdgeApp = Sanic(f"jinad_{name}".replace("-", "_").replace(".", "_"), ctx=ctx,
                          configure_logging=False)
     app.config.REQUEST_MAX_SIZE = max_upload_bytes + 1024 * 1024

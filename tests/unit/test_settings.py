@@ -33,7 +33,7 @@ DISTINCT: dict[str, Any] = {
     "labels": {"zone": "zone-under-test"}, "state_dir": Path("/tmp/jinad-state-under-test"),
     "token": "token-under-test", "insecure": True, "tls_cert": Path("/tmp/tls-cert-under-test"),
     "tls_key": Path("/tmp/tls-key-under-test"), "allow_uses": ["uses-under-test.*"],
-    "allow_images": ["image-under-test/*"], "no_uploads": True,
+    "allow_images": ["image-under-test/*"], "no_uploads": True, "no_metrics": True,
     "nats": "nats://10.7.7.7:4299", "nats_port": 14222,
     "nats_user": "user-under-test", "nats_password": "password-under-test",
     "nats_token": "nats-token-under-test", "nats_creds": "/tmp/creds-under-test",
@@ -54,6 +54,7 @@ USED_BY: dict[str, tuple[str, str]] = {
     "insecure": ("edge", "insecure"), "tls_cert": ("server", "ssl.cert"),
     "tls_key": ("server", "ssl.key"), "allow_uses": ("edge", "allow_uses"),
     "allow_images": ("edge", "allow_images"), "no_uploads": ("edge", "no_uploads"),
+    "no_metrics": ("edge", "no_metrics"),
     "nats": ("nats_url", ""), "nats_port": ("broker", "port"), "nats_user": ("bus", "user"),
     "nats_password": ("bus", "password"), "nats_token": ("bus", "token"),
     "nats_creds": ("bus", "creds"), "nats_tls_ca": ("bus", "tls_ca"),
@@ -122,6 +123,7 @@ def test_the_edge_context_carries_the_edge_settings(wiring: Wiring) -> None:
     ctx = create_app(**wiring.edge).ctx
     assert (ctx.name, ctx.address, ctx.version) == (DISTINCT["name"], DISTINCT["advertise_host"], "9.9.9")
     assert (ctx.max_upload_bytes, ctx.default_lease_s) == (DISTINCT["max_upload_bytes"], DISTINCT["lease_s"])
+    assert ctx.metrics is not DISTINCT["no_metrics"]
 
 
 def _deployer(ready_timeout_s: float) -> Deployer:
