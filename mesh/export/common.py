@@ -21,7 +21,7 @@ from mesh.errors import FlowConfigError
 from mesh.executors.loader import is_yaml_path
 from mesh.export.files import MOUNT, FlowFiles, collect_files
 from mesh.flow.addresses import NodeRef, Placement
-from mesh.flow.spec import FlowSpec, PodSpec
+from mesh.flow.spec import GATEWAY, FlowSpec, PodSpec
 from mesh.flow.topology import PodPlan, plan_flow
 from mesh.runtime.config import GatewayConfig, PeaConfig, SocketSpec
 from mesh.runtime.keys import KEYS_ENV
@@ -87,6 +87,7 @@ def plan_export(spec: FlowSpec, pods: list[PodSpec], *, flow_dir: Path | None,
                 image: str = DEFAULT_IMAGE, flow_id: str | None = None) -> ExportPlan:
     """The services of the Flow; refuses what cannot run outside the mesh."""
     _check_exportable(pods)
+    pods = _with_needs(pods)
     files = collect_files(pods, flow_dir)
     plan = plan_flow(flow_id or uuid.uuid4().hex, spec, pods,
                      placement=Placement(ports=_allocator(spec, pods)))
@@ -105,6 +106,16 @@ def _check_exportable(pods: list[PodSpec]) -> None:
                 f"pod {pod.name!r} has host: {pod.host!r}; an exported Flow runs all its pods "
                 "in the exported stack, so export refuses remote pods: remove host: to run it "
                 "there too", detail={"pod": pod.name})
+
+
+def _with_needs(pods: list[PodSpec]) -> list[PodSpec]:
+    """Names and needs filled in as ``Flow.add`` fills them: each pod after the one before."""
+    out: list[PodSpec] = []
+    for i, pod in enumerate(pods):
+        previous = out[-1].name if out else GATEWAY
+        out.append(pod.model_copy(update={"name": pod.name or f"pod{i}",
+                                          "needs": pod.needs if pod.needs is not None else [previous]}))
+    return out
 
 
 def _allocator(spec: FlowSpec, pods: list[PodSpec]) -> Callable[[NodeRef], int]:
