@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mesh.errors import FlowConfigError
 from mesh.export.common import ExportPlan, Unit, service_name
 from mesh.export.compose import ENTRYPOINT, healthcheck_command
 from mesh.export.files import MOUNT
@@ -18,6 +19,9 @@ NAME_LABEL = "app.kubernetes.io/name"
 
 def kubernetes_documents(plan: ExportPlan, *, gateway_service_type: str = "ClusterIP") -> list[dict[str, Any]]:
     """Secret, ConfigMap (when the Flow has executor files), then Deployment + Service each."""
+    if any(u.uses_files for u in plan.units) and not plan.files.files:
+        raise FlowConfigError("the Flow's executor files are not on this machine; export it "
+                              "with `mesh export kubernetes FLOW.yml` where they are")
     docs: list[dict[str, Any]] = [_secret(plan)]
     if plan.files.files:
         docs.append(_config_map(plan))

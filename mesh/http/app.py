@@ -23,7 +23,7 @@ from mesh.http.auth import install_auth
 from mesh.http.context import EdgeApp, EdgeContext
 from mesh.http.errors import install_error_handlers
 from mesh.http.policy import EdgePolicy
-from mesh.http.routes import events, flows, logs, metrics, nodes, pods, ui
+from mesh.http.routes import events, export, flows, logs, metrics, nodes, pods, ui
 
 __all__ = ["REQUEST_TIMEOUT_S", "create_app"]
 
@@ -51,7 +51,7 @@ def create_app(*, name: str, address: str, version: str, token: str | None,
     app.config.OAS = False  # the document is ours (mesh.http.openapi): OpenAPI 3.1
     app.config.CORS = False
     Extend(app)
-    for bp in (nodes.bp, flows.bp, pods.bp, logs.bp, events.bp, metrics.bp, openapi.bp, ui.bp):
+    for bp in (nodes.bp, flows.bp, export.bp, pods.bp, logs.bp, events.bp, metrics.bp, openapi.bp, ui.bp):
         app.blueprint(bp)
     install_error_handlers(app)
     install_auth(app, token, insecure=insecure)
