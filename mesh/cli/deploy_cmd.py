@@ -3,8 +3,9 @@
 ``deploy`` uploads the Flow YAML with the files it references (executor YAMLs by their paths
 relative to the Flow file, and the ``py_modules`` those name), as ``PUT /flow/yaml`` takes
 them. While the PUT waits, a thread shows each pod's progress: placed (the Flow's record
-names its node), starting (its first log line), ready (each Pea's "ready and listening"),
-from ``GET /flows`` and the Flow's log stream ``GET /logs/{id}?follow=1``.
+names its node), starting (its first lifecycle event), ready (each of its Peas ready), from
+``GET /flows`` and ``GET /events/{id}?follow=1`` (from a jinad without it, the log stream
+``GET /logs/{id}?follow=1``: a Pea's "ready and listening" line).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mesh.cli.flows_cmd import gateway_of
 from mesh.cli.jinad_args import add_edge_args, edge_client, edge_errors
 from mesh.cli.table import plural, table
-from mesh.errors import BadRequestError, MeshError
+from mesh.errors import BadRequestError, MeshError, NotFoundError
 
 if TYPE_CHECKING:
     from mesh.client.edge import EdgeClient
@@ -27,6 +28,7 @@ __all__ = ["flow_files", "register", "run_delete", "run_deploy"]
 
 _USES_KEYS = ("uses", "uses_before", "uses_after")
 _POLL_S = 0.2
+PROGRESS_GRACE_S = 3.0
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -73,9 +75,10 @@ def run_deploy(args: argparse.Namespace) -> int:
         try:
             flow = edge.create_flow(yaml_text, files)
         except MeshError as exc:  # the Flow did not start: exit 1, whatever the cause
-            raise MeshError(exc.message, detail=exc.detail) from exc
-        finally:
             progress.done.set()
+            raise MeshError(exc.message, detail=exc.detail) from exc
+        progress.join(timeout=PROGRESS_GRACE_S)  # the last "ready" may trail the PUT's answer
+        progress.done.set()
     if args.json:
         print(json.dumps(flow, indent=2), flush=True)
         return 0
@@ -175,17 +178,33 @@ class _Progress(threading.Thread):
         return None
 
     def _follow(self, record: dict[str, Any]) -> None:
+        """The Flow's lifecycle events; from a jinad without ``/events``, its log lines."""
         peas = {p["name"]: {e["name"] for e in p.get("peas") or []} for p in record.get("pods") or []}
-        for rec in self.edge.logs(record["flow_id"], follow=True):
-            if self.done.is_set():
-                return
-            pod = str(rec.get("pod"))
-            if pod not in peas:
-                continue
-            if pod not in self._ready:
-                self._ready[pod] = set()
-                self.say(f"pod {pod}: starting on node {rec.get('node')}")
-            if rec.get("message") == "ready and listening":
-                self._ready[pod].add(str(rec.get("pea")))
-                if self._ready[pod] >= peas[pod]:
-                    self.say(f"pod {pod}: ready")
+        try:
+            for ev in self.edge.events(record["flow_id"], follow=True):
+                if self._show(peas, ev, ready=ev.get("kind") == "ready"):
+                    return
+                if ev.get("kind") == "failed" and str(ev.get("pod")) in peas:
+                    self.say(f"pod {ev.get('pod')}: failed: {ev.get('detail') or ev.get('pea')}")
+        except NotFoundError:
+            for rec in self.edge.logs(record["flow_id"], follow=True):
+                if self._show(peas, rec, ready=rec.get("message") == "ready and listening"):
+                    return
+
+    def _show(self, peas: dict[str, set[str]], item: dict[str, Any], *, ready: bool) -> bool:
+        """Say a pod's first sign of life and its last Pea ready; True once every pod is ready
+        or the PUT failed."""
+        if self.done.is_set():
+            return True
+        pod = str(item.get("pod"))
+        if pod not in peas:
+            return False
+        if pod not in self._ready:
+            self._ready[pod] = set()
+            self.say(f"pod {pod}: starting on node {item.get('node')}")
+        if ready and not self._ready[pod] >= peas[pod]:
+            pea = str(item.get("pea"))  # "*": a pod's event, all its Peas
+            self._ready[pod] |= peas[pod] if pea == "*" else {pea}
+            if self._ready[pod] >= peas[pod]:
+                self.say(f"pod {pod}: ready")
+        return all(self._ready.get(p, set()) >= names for p, names in peas.items())

@@ -68,7 +68,14 @@ class EdgeClient:
     def logs(self, flow_id: str, *, pod: str | None = None, follow: bool = False) -> Iterator[dict[str, Any]]:
         """Log records from the flow's (or pod's) first line; with ``follow``, until closed."""
         query = f"?follow={int(follow)}" + (f"&pod={pod}" if pod else "")
-        req = self._request("GET", f"/logs/{flow_id}{query}")
+        return self._sse(f"/logs/{flow_id}{query}", follow=follow)
+
+    def events(self, flow_id: str, *, follow: bool = False) -> Iterator[dict[str, Any]]:
+        """The flow's lifecycle events (Peas started, ready, exited, failed...) from the first."""
+        return self._sse(f"/events/{flow_id}?follow={int(follow)}", follow=follow)
+
+    def _sse(self, path: str, *, follow: bool) -> Iterator[dict[str, Any]]:
+        req = self._request("GET", path)
         try:
             resp = urllib.request.urlopen(req, timeout=None if follow else self.timeout_s,
                                           context=self._tls)
