@@ -26,6 +26,7 @@ from mesh.agents.metrics import PeaCollector
 from mesh.agents.reconcile import stop_leftovers
 from mesh.agents.supervisor import PodRun, Supervisor
 from mesh.agents.trust import MeshTrust, read_trusted_keys
+from mesh.errors import MeshError
 from mesh.events import subjects
 from mesh.events.bus import Bus
 from mesh.events.files import FlowFiles
@@ -93,6 +94,8 @@ class Agent:
                                    interval_s=heartbeat_interval_s,
                                    peas=lambda: self.supervisor.pea_count,
                                    failed=self.supervisor.failed, edge_key=edge_key,
+                                   failures=self.supervisor.failures,
+                                   restarts=self.supervisor.restart_counts,
                                    instance=instance)
         self.pea_metrics = PeaCollector(node=name, peas=self.supervisor.pea_refs)  # /metrics
         self.edge_key, self.trusted_keys_file = edge_key, trusted_keys_file
@@ -149,6 +152,39 @@ class Agent:
         await self.notify(run.flow_id, run.pod, pea.name, "exited", info.code,
                           "\n".join(info.tail[-5:]) or None)
         await self.heartbeat.beat_soon()  # the mesh learns of the failed pod now
+        await self._recover(run, pea, info)
+
+    async def _recover(self, run: PodRun, dead: PeaHandle, info: ExitInfo) -> None:
+        """Start a Pea that exited on its own again, as its pod's restart policy says; when the
+        policy is spent, the pod is failed with the reason (exit code, last lines)."""
+        policy = run.restart
+        while self.supervisor.holds(run, dead):
+            if run.restarts >= policy.attempts:
+                lines = "\n".join(info.tail[-5:])
+                run.reason = (f"{dead.name} exited with code {info.code}"
+                              + (f" after {run.restarts} restarts" if run.restarts else "")
+                              + (f"; last log lines:\n{lines}" if lines else ""))
+                logger.warning("pod %s of flow %s failed: %s", run.pod, run.flow_id, run.reason)
+                await self.notify(run.flow_id, run.pod, dead.name, "failed", info.code, run.reason)
+                await self.heartbeat.beat_soon()
+                return
+            await asyncio.sleep(policy.delay_before(run.restarts))
+            run.restarts += 1
+            if not self.supervisor.holds(run, dead):
+                return  # the pod was stopped meanwhile
+            try:
+                pea = await asyncio.to_thread(self.supervisor.replace, run, dead)
+            except MeshError as exc:
+                info = ExitInfo(code=exc.detail.get("exit_code"), tail=list(
+                    exc.detail.get("log_tail") or [exc.message]))
+                logger.warning("restart %d of %s failed: %s", run.restarts, dead.name, exc.message)
+                continue
+            logger.info("%s of flow %s restarted (restart %d of %d)", pea.name, run.flow_id,
+                        run.restarts, policy.attempts)
+            await self.notify(run.flow_id, run.pod, pea.name, "restarted", None,
+                              f"restart {run.restarts} of {policy.attempts}")
+            await self.heartbeat.beat_soon()
+            return
 
     # -- leases -------------------------------------------------------------------------
     async def _expire_leases(self) -> None:

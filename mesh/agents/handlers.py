@@ -67,7 +67,8 @@ class Commands:
             run = await asyncio.to_thread(self.supervisor.spawn, req.flow_id, req.pod, configs,
                                           ready_timeout_s=req.ready_timeout_s,
                                           env={"PYTHONPATH": path},
-                                          cwd=str(workdir) if workdir else None)
+                                          cwd=str(workdir) if workdir else None,
+                                          restart=req.restart)
         except Exception as exc:
             await self._forget_files(req.flow_id)
             await self.notify(req.flow_id, req.pod, "*", "failed", None, str(exc))

@@ -20,13 +20,16 @@ class Heartbeat:
     def __init__(self, *, nodes: NodeRegistry, name: str, address: str, port: int,
                  labels: dict[str, str], version: str, started: float, interval_s: float,
                  peas: Callable[[], int], failed: Callable[[], list[str]],
-                 edge_key: str | None = None, instance: str = "") -> None:
+                 edge_key: str | None = None, instance: str = "",
+                 failures: Callable[[], dict[str, str]] = dict,
+                 restarts: Callable[[], dict[str, int]] = dict) -> None:
         self.nodes = nodes
         self.name, self.address, self.port, self.labels = name, address, port, labels
         self.version, self.started, self.edge_key = version, started, edge_key
         self.instance = instance  # the state dir's key (mesh.daemon.instance)
         self.interval_s = interval_s
         self.peas, self.failed = peas, failed
+        self.failures, self.restarts = failures, restarts
         self._task: asyncio.Task[None] | None = None
 
     async def beat(self) -> None:
@@ -35,7 +38,8 @@ class Heartbeat:
                                        labels=self.labels, version=self.version,
                                        started=self.started, peas=self.peas(),
                                        failed=self.failed(), edge_key=self.edge_key,
-                                       instance=self.instance))
+                                       instance=self.instance, failures=self.failures(),
+                                       restarts=self.restarts()))
 
     async def beat_soon(self) -> None:
         """Publish now, or log why not: the broker may be away (nats-py reconnects)."""

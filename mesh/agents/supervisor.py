@@ -26,6 +26,7 @@ from mesh.errors import (
     PeaStartError,
     RequestTimeoutError,
 )
+from mesh.events.models import RestartPolicy
 from mesh.launchers.base import ExitInfo, LineSink, PeaHandle
 from mesh.launchers.factory import Launch, make_pea, start_peas, stop_all
 from mesh.launchers.ready import ctrl_keys, wait_all_ready
@@ -48,6 +49,16 @@ class PodRun:
     peas: list[PeaHandle]
     started: float = field(default_factory=time.time)
     lease_until: float | None = None
+    configs: list[Config] = field(default_factory=list)  # the Peas' configs, in order
+    launch_args: dict[str, Any] = field(default_factory=dict)  # sink-less launch keywords
+    ready_timeout_s: float = 60.0
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    restarts: int = 0  # Peas of it this node started again
+    reason: str | None = None  # why it failed for good (its restart policy is spent)
+
+    @property
+    def key(self) -> str:
+        return f"{self.flow_id}/{self.pod}"
 
     def describe(self) -> list[dict[str, Any]]:
         return [{"name": p.name, "pid": p.pid, "port_ctrl": p.port_ctrl,
@@ -86,7 +97,8 @@ class Supervisor:
         self._lock = threading.RLock()
 
     def spawn(self, flow_id: str, pod: str, configs: list[Config], *, ready_timeout_s: float,
-              env: dict[str, str] | None = None, cwd: str | None = None) -> PodRun:
+              env: dict[str, str] | None = None, cwd: str | None = None,
+              restart: RestartPolicy | None = None) -> PodRun:
         """Start every Pea of a pod and wait until all are ready, or stop them all and raise."""
         key = (flow_id, pod)
         SPAWNS.inc()
@@ -95,13 +107,15 @@ class Supervisor:
                 SPAWN_FAILURES.labels(error="ConflictError").inc()
                 raise ConflictError(f"pod {pod!r} of flow {flow_id} already runs on this node",
                                     detail={"pod": pod})
-            run = PodRun(flow_id=flow_id, pod=pod, peas=[])
+            run = PodRun(flow_id=flow_id, pod=pod, peas=[], configs=list(configs),
+                         launch_args={"cwd": cwd, "env": {**(env or {}), "MESH_FLOW_ID": flow_id},
+                                      "node": self.node},
+                         ready_timeout_s=ready_timeout_s, restart=restart or RestartPolicy())
             self.pods[key] = run
         deadline = time.monotonic() + ready_timeout_s  # starting the processes counts too
         try:
             for cfg in configs:
-                pea = self.launch(cfg, sink=self.sinks(flow_id, pod, cfg.name), cwd=cwd,
-                                  env={**(env or {}), "MESH_FLOW_ID": flow_id}, node=self.node)
+                pea = self._make(run, cfg)
                 pea.on_exit = self._exited
                 run.peas.append(pea)
             start_peas(run.peas)
@@ -120,6 +134,45 @@ class Supervisor:
             self._discard(key, run)
             raise
         return run
+
+    def _make(self, run: PodRun, cfg: Config) -> PeaHandle:
+        return self.launch(cfg, sink=self.sinks(run.flow_id, run.pod, cfg.name), **run.launch_args)
+
+    def holds(self, run: PodRun, pea: PeaHandle) -> bool:
+        """True while ``run`` is on the books with ``pea`` among its Peas."""
+        with self._lock:
+            return self.pods.get((run.flow_id, run.pod)) is run and any(p is pea for p in run.peas)
+
+    def replace(self, run: PodRun, dead: PeaHandle) -> PeaHandle:
+        """Start the Pea ``dead`` was again, from its config (same ports: its neighbours
+        reconnect by themselves), wait until it is ready and put it in ``dead``'s place.
+        A PeaStartError if it does not come up (it is stopped); a ConflictError if the pod
+        was stopped meanwhile."""
+        cfg = run.configs[next(i for i, p in enumerate(run.peas) if p is dead)]
+        pea = self._make(run, cfg)
+        try:
+            start_peas([pea])
+            wait_all_ready([pea], [run.ready_timeout_s], keys=ctrl_keys([cfg]))
+            with self._lock:
+                if not self.holds(run, dead):
+                    raise ConflictError(f"pod {run.pod!r} of flow {run.flow_id} was stopped while "
+                                        f"{cfg.name} restarted", detail={"pod": run.pod})
+                pea.on_exit = self._exited
+                run.peas[run.peas.index(dead)] = pea
+        except BaseException:
+            pea.stop(self.stop_grace_s)
+            raise
+        self._save()
+        return pea
+
+    def failures(self) -> dict[str, str]:
+        """``<flow>/<pod>`` -> why, of the pods whose restart policy is spent."""
+        with self._lock:
+            return {r.key: r.reason for r in self.pods.values() if r.reason}
+
+    def restart_counts(self) -> dict[str, int]:
+        with self._lock:
+            return {r.key: r.restarts for r in self.pods.values() if r.restarts}
 
     def _exited(self, pea: PeaHandle, info: ExitInfo) -> None:
         """A launcher saw a Pea end: report it if it ended while it should run."""

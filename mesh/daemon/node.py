@@ -238,8 +238,14 @@ async def _may_serve(node: Bus, edge: Bus, name: str, user: str | None) -> None:
 
     sub = await node.nc.subscribe(subject, cb=answer)
     try:
-        await node.flush()
-        await edge.nc.request(subject, b"", timeout=5)
+        for attempt in range(3):  # a loaded broker: "no responders" once is not yet a refusal
+            await node.flush()
+            try:
+                await edge.nc.request(subject, b"", timeout=5)
+                return
+            except nats.errors.NoRespondersError:
+                if attempt == 2 or "permissions violation" in str(node.nc.last_error).lower():
+                    raise
     except nats.errors.NoRespondersError as exc:
         raise BusConnectError(
             f"NATS user {user} may not serve node {name} (the broker refused its subscription "

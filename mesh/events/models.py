@@ -27,6 +27,7 @@ __all__ = [
     "MAX_PORTS",
     "PROTOCOL",
     "PeaData",
+    "RestartPolicy",
     "check_pea_config",
     "check_pea_configs",
     "AuditEvent",
@@ -86,7 +87,7 @@ def check_pea_configs(peas: list[dict[str, Any]]) -> None:
                               detail={"field": "peas"}) from exc
 LeaseS = Annotated[float, Field(gt=0, le=MAX_LEASE_S, allow_inf_nan=False,
                                 description="seconds, at most a day")]
-LifecycleKind = Literal["started", "ready", "exited", "failed", "stopped"]
+LifecycleKind = Literal["started", "ready", "exited", "restarted", "failed", "stopped"]
 LogStream = Literal["stdout", "stderr", "log"]
 
 
@@ -156,7 +157,11 @@ class NodeInfo(Event):
     mem_available_mb: int
     peas: int = 0
     failed: list[str] = Field(default_factory=list, description="'<flow>/<pod>' of pods one of "
-                              "whose Peas exited on its own (GET /flow reports them as failed)")
+                              "whose Peas exited on its own (being restarted, or failed)")
+    failures: dict[str, str] = Field(default_factory=dict, description="'<flow>/<pod>' -> why, of "
+                                     "pods whose restart policy is spent (GET /flow: failed)")
+    restarts: dict[str, int] = Field(default_factory=dict, description="'<flow>/<pod>' -> how "
+                                     "many times the node restarted a Pea of it")
     version: str
     started: float = Field(description="epoch seconds")
     heartbeat: float = Field(description="epoch seconds of this record")
@@ -195,6 +200,27 @@ class AuditEvent(Event):
     time: float
 
 
+class RestartPolicy(BaseModel):
+    """What a node does when a Pea of the pod exits on its own (a crash, SIGKILL, OOM): start
+    it again, up to ``attempts`` times, waiting ``delay_s`` before the first restart and
+    ``backoff`` times longer before each next one, at most ``max_delay_s``. ``attempts: 0``:
+    never; the pod is then ``failed`` at the first exit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: int = Field(5, ge=0, le=1000, description="restarts before the pod is failed")
+    delay_s: float = Field(0.5, ge=0, le=3600, allow_inf_nan=False,
+                           description="wait before the first restart")
+    backoff: float = Field(2.0, ge=1, le=10, allow_inf_nan=False,
+                           description="each next wait is this many times longer")
+    max_delay_s: float = Field(30.0, ge=0, le=3600, allow_inf_nan=False,
+                               description="the longest wait between restarts")
+
+    def delay_before(self, restart: int) -> float:
+        """Seconds to wait before restart number ``restart`` (0 for the first)."""
+        return float(min(self.delay_s * self.backoff ** restart, self.max_delay_s))
+
+
 class SpawnRequest(Event):
     """Start the peas of one pod on the node that takes the request."""
 
@@ -208,6 +234,8 @@ class SpawnRequest(Event):
     files_ref: str | None = Field(default=None, description="key of the flow's uploaded files in "
                                   "the jinad_files object store (too big for one message)")
     lease_s: LeaseS | None = Field(default=None, description="peas die unless renewed within this")
+    restart: RestartPolicy = Field(default_factory=RestartPolicy,
+                                   description="what the node does when a Pea exits on its own")
 
 
 class SpawnReply(Event):

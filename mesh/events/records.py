@@ -33,6 +33,9 @@ class PodRecord(BaseModel):
     peas: list[PeaRecord] = Field(default_factory=list)
     node_started: float | None = Field(None, description="start time of the node's jinad that "
                                        "spawned the Peas: a node that restarted lost them")
+    restarts: int = Field(0, description="times its node restarted a Pea of it (GET /flow)")
+    reason: str | None = Field(None, description="why it failed: the last exit, once its "
+                               "restart policy is spent (GET /flow)")
 
 
 class GatewayRecord(BaseModel):

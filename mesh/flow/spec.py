@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from mesh import names
+from mesh.events.models import RestartPolicy
 
 __all__ = ["GATEWAY", "FlowDocument", "FlowSpec", "PodSpec", "check_name"]
 
@@ -70,6 +71,9 @@ class PodSpec(BaseModel):
     timeout_ready_s: float = Field(30.0, gt=0, le=MAX_READY_S, allow_inf_nan=False,
                                    validation_alias=AliasChoices("timeout_ready_s", "timeout_ready"),
                                    description="how long each Pea may take to be ready")
+    restart: RestartPolicy = Field(default_factory=RestartPolicy, description="on a jinad node: "
+                                   "restart a Pea that exits on its own (attempts, delay_s, "
+                                   "backoff, max_delay_s); attempts: 0 turns it off")
 
     _check_ports = field_validator("port_in", "port_out", "port_ctrl", "port_expose")(_port)
 

@@ -26,6 +26,7 @@ from mesh.events.models import (
     NodeInfo,
     PortsReply,
     PortsRequest,
+    RestartPolicy,
     SpawnReply,
     SpawnRequest,
 )
@@ -130,7 +131,7 @@ class Deployer:
         jobs = [self._spawn(plan.flow_id, "gateway", plan.gateway_node.name, [plan.gateway],
                             self._ready_s(flow.spec), None)]
         jobs += [self._spawn(plan.flow_id, pp.name, pp.node.name, pp.peas, self._ready_s(pp.spec),
-                             files_ref) for pp in plan.pods]
+                             files_ref, restart=pp.spec.restart) for pp in plan.pods]
         results = await asyncio.gather(*jobs, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
@@ -138,9 +139,11 @@ class Deployer:
         return [r for r in results if isinstance(r, SpawnReply)]
 
     async def _spawn(self, flow_id: str, pod: str, node: str, peas: list[Any], ready_timeout_s: float,
-                     files_ref: str | None, lease_s: float | None = None) -> SpawnReply:
+                     files_ref: str | None, lease_s: float | None = None,
+                     restart: RestartPolicy | None = None) -> SpawnReply:
         req = SpawnRequest(flow_id=flow_id, pod=pod, peas=[config_to_dict(p) for p in peas],
-                           ready_timeout_s=ready_timeout_s, files_ref=files_ref, lease_s=lease_s)
+                           ready_timeout_s=ready_timeout_s, files_ref=files_ref, lease_s=lease_s,
+                           restart=restart or RestartPolicy())
         timeout_s = min(ready_timeout_s + 5, self.spawn_timeout_s)
         try:
             return await self.bus.request(subjects.spawn(node), req, SpawnReply, timeout_s=timeout_s,
@@ -201,21 +204,29 @@ class Deployer:
         nodes = await self.nodes.list()
         live = {n.name: n.started for n in nodes}
         failed = {key for n in nodes for key in n.failed}
+        reasons = {key: why for n in nodes for key, why in n.failures.items()}
+        restarts = {key: count for n in nodes for key, count in n.restarts.items()}
 
         def status(node: str, started: float | None, pod: str, now: str) -> str:
             """Lost: the node left the mesh, or restarted since it spawned the Peas (they died
-            with it). Failed: the node says one of the pod's Peas exited on its own."""
+            with it). Failed: a Pea of the pod exited on its own and its restart policy is
+            spent. Restarting: one exited and the node is starting it again."""
+            key = f"{flow_id}/{pod}"
             if node not in live or (started is not None and live[node] != started):
                 return "lost"
-            return "failed" if f"{flow_id}/{pod}" in failed else now
+            if key in reasons:
+                return "failed"
+            return "restarting" if key in failed else now
 
         for pod in record.pods:
             pod.status = status(pod.node, pod.node_started, pod.name, pod.status)
+            pod.restarts = restarts.get(f"{flow_id}/{pod.name}", 0)
+            pod.reason = reasons.get(f"{flow_id}/{pod.name}")
         gw = record.gateway
         if gw is not None:
             gw.status = status(gw.node, gw.node_started, "gateway", gw.status)
         statuses = {p.status for p in record.pods} | ({gw.status} if gw else set())
-        if statuses & {"lost", "failed"} and record.status == "running":
+        if statuses & {"lost", "failed", "restarting"} and record.status == "running":
             record.status = "degraded"
         return record
 
@@ -277,7 +288,7 @@ class Deployer:
         try:
             reply = await self._spawn(pod_id, pod.name or "pod", node.name, configs,
                                       self._ready_s(pod), await self._stash(pod_id, files),
-                                      lease_s=lease_s)
+                                      lease_s=lease_s, restart=pod.restart)
         except BaseException as exc:
             await self._abort(record, exc)
             raise

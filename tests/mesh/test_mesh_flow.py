@@ -242,8 +242,10 @@ def test_pods_placed_by_the_mesh_spread_over_idle_nodes(clean: Mesh) -> None:
 
 
 def test_a_pea_that_dies_on_its_node_shows_as_failed_everywhere(clean: Mesh) -> None:
+    """With restarts turned off (attempts: 0) a killed Pea fails its pod, with the reason."""
     mesh = clean
-    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"), _pod("pc", host="C")))
+    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"),
+                                           _pod("pc", host="C", restart={"attempts": 0})))
     assert resp.status_code == 200, resp.text
     flow = resp.json()
     try:
@@ -258,6 +260,40 @@ def test_a_pea_that_dies_on_its_node_shows_as_failed_everywhere(clean: Mesh) -> 
         want = ("degraded", {"pb": "running", "pc": "failed"})
         wait_for(lambda: statuses("B") == want, timeout_s=3, what="pc reported failed")
         assert statuses("A") == statuses("C") == want
+        pc = next(p for p in _get_flow(mesh, "A", flow["flow_id"]).json()["pods"] if p["name"] == "pc")
+        assert pc["reason"].startswith("pc exited with code -9") and pc["restarts"] == 0
+        assert mesh["C"].peas() == []  # nothing restarted it
+    finally:
+        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
+
+
+def test_a_pea_that_dies_is_restarted_on_its_node_and_the_flow_serves_again(clean: Mesh) -> None:
+    """The default restart policy: a SIGKILLed Pea is started again on its node, on the same
+    ports (its neighbours reconnect), and requests through the Flow succeed again."""
+    mesh = clean
+    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"), _pod("pc", host="C")))
+    assert resp.status_code == 200, resp.text
+    flow = resp.json()
+    try:
+        pc_pid = next(p["peas"][0]["pid"] for p in flow["pods"] if p["name"] == "pc")
+        os.kill(pc_pid, signal.SIGKILL)
+        new = wait_for(lambda: [p for p in mesh["C"].peas() if p != pc_pid], timeout_s=15,
+                       what="pc's Pea started again on C")
+        assert len(new) == 1
+
+        def pc_state() -> tuple[str, str, int]:
+            body = _get_flow(mesh, "B", flow["flow_id"]).json()
+            pc = next(p for p in body["pods"] if p["name"] == "pc")
+            return body["status"], pc["status"], pc["restarts"]
+
+        wait_for(lambda: pc_state() == ("running", "running", 1), timeout_s=10,
+                 what="the Flow running again, pc restarted once")
+        client = Client(host=flow["host"], port_expose=flow["port"], timeout_s=30)
+        try:
+            results = client.index([Document(text="after the restart")])
+        finally:
+            client.close()
+        assert results is not None and [e["pod"] for e in results[0].route][-1] == "pc"
     finally:
         assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
