@@ -92,6 +92,7 @@ def _edge() -> tuple[list[str], list[str]]:
         *(f"{_API}.STREAM.{op}.{s}" for op in ("CREATE", "INFO") for s in streams),
         f"{_API}.STREAM.UPDATE.{LOGS_STREAM}", f"{_API}.STREAM.UPDATE.{EVENTS_STREAM}",
         f"{_API}.STREAM.PURGE.{_FILES}",  # an object's old chunks, when it is replaced or deleted
+        f"{_API}.STREAM.PURGE.{_FLOWS}",  # a deleted Flow's record, with no marker left
         *_read_kv(_NODES, _FLOWS, _FILES),
         *_consume(_NODES, _FLOWS, _FILES, LOGS_STREAM, EVENTS_STREAM),  # also `kv keys`, watch
     ]

@@ -107,6 +107,13 @@ class Bucket:
         kv = await self.open()
         await kv.delete(validate_key(key))
 
+    async def forget(self, key: str) -> None:
+        """Remove ``key`` and every trace of it from the bucket's stream (a plain delete leaves
+        a marker that each listing then reads: listing cost would grow with every record
+        ever deleted). For buckets nobody watches for deletes."""
+        await self.open()
+        await self._js.purge_stream(f"KV_{self.name}", subject=f"$KV.{self.name}.{validate_key(key)}")
+
     async def entries(self) -> dict[str, bytes]:
         """Every live key and its bytes; empty for an empty bucket.
 
@@ -208,7 +215,8 @@ class FlowStore:
         return self._decode(await self.bucket.get(flow_id))
 
     async def delete(self, flow_id: str) -> None:
-        await self.bucket.delete(flow_id)
+        """The record goes without a trace: listing costs grow with live flows only."""
+        await self.bucket.forget(flow_id)
 
     async def list(self) -> dict[str, Any]:
         """Every flow record by flow id."""

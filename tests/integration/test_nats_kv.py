@@ -120,3 +120,15 @@ async def test_create_gives_one_winner_among_racing_writers(bus: Bus) -> None:
     assert (await flows.get("race"))["writer"] in range(5)
     await flows.delete("race")
     assert await flows.create("race", {"writer": "after a delete"}) > winners[0]  # a deleted id is free
+
+
+async def test_deleted_flows_leave_nothing_a_listing_reads(bus: Bus) -> None:
+    flows = FlowStore(bus.jetstream)
+    await flows.open()
+    for i in range(40):
+        await flows.put(f"gone-{i}", {"i": i})
+        await flows.delete(f"gone-{i}")
+    await flows.put("live", {"i": -1})
+    info = await bus.jetstream.stream_info("KV_jinad_flows", subjects_filter="$KV.jinad_flows.>")
+    assert list(info.state.subjects or {}) == ["$KV.jinad_flows.live"]  # no delete markers
+    assert await flows.list() == {"live": {"i": -1}}
