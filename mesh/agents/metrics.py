@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from mesh.runtime.control import ControlClient
 
-__all__ = ["EXITS", "SPAWNS", "SPAWN_FAILURES", "PeaCollector", "PeaRef"]
+__all__ = ["EXITS", "RESTARTS", "SPAWNS", "SPAWN_FAILURES", "PeaCollector", "PeaRef"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ SPAWNS = Counter("mesh_pod_spawns_total", "Pods this node was asked to start")
 SPAWN_FAILURES = Counter("mesh_pod_spawn_failures_total",
                          "Pods this node failed to start, by error", ["error"])
 EXITS = Counter("mesh_pea_unexpected_exits_total", "Peas that ended while they should run")
+RESTARTS = Counter("mesh_pea_restarts_total", "Peas this node started again after they ended "
+                   "on their own (their pod's restart policy)")
 
 PeaRef = tuple[str, str, str, int, bool]  # flow, pod, pea, port_ctrl, alive
 _LABELS = ["flow", "pod", "pea", "node"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mesh.agents.metrics import EXITS, SPAWN_FAILURES, SPAWNS, PeaRef
+from mesh.agents.metrics import EXITS, RESTARTS, SPAWN_FAILURES, SPAWNS, PeaRef
 from mesh.errors import (
     ConflictError,
     FlowConfigError,
@@ -159,6 +159,7 @@ class Supervisor:
                                         f"{cfg.name} restarted", detail={"pod": run.pod})
                 pea.on_exit = self._exited
                 run.peas[run.peas.index(dead)] = pea
+            RESTARTS.inc()
         except BaseException:
             pea.stop(self.stop_grace_s)
             raise
