@@ -106,6 +106,8 @@ def plan_flow(flow_id: str, spec: FlowSpec, pods: list[PodSpec], *,
         pp = _plan_pod(flow_id, spec, pod, lambda n=node: where.ports(n), keys)  # type: ignore[misc]
         pp.node = node
         plan.pods.append(pp)
+    gw.pod_controls = {pp.name: [f"{dial_host(gw_node, pp.node, to_container=cfg.in_container)}:"
+                                 f"{cfg.port_ctrl}" for cfg in pp.peas] for pp in plan.pods}
     downstream: dict[str, list[PodPlan]] = {}
     for pp in plan.pods:
         ups = pp.spec.needs or [GATEWAY]

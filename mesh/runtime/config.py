@@ -106,6 +106,9 @@ class GatewayConfig(_Json):
     log_level: str = "INFO"
     env: dict[str, str] = field(default_factory=dict, repr=False)
     keys: MeshKeys | None = field(default=None, repr=False)
+    # every Pea of the Flow, as the gateway reaches its control socket ("host:port"), by pod:
+    # its HTTP GET /health asks each one for its status
+    pod_controls: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _data(cfg: Any) -> dict[str, Any]:

@@ -42,7 +42,8 @@ class GatewayRuntime(Runtime):
         if config.port_http:
             from mesh.runtime.http_gateway import HttpGateway
 
-            self.http = HttpGateway(port_http=config.port_http, port_expose=config.port_expose)
+            self.http = HttpGateway(port_http=config.port_http, port_expose=config.port_expose,
+                                    pod_controls=config.pod_controls)
             self.http.start()
         self.open_ctrl()
 

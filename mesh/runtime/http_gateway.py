@@ -22,12 +22,15 @@ __all__ = ["HttpGateway"]
 logger = logging.getLogger("mesh.pea")
 _SHORTCUTS = {"/index", "/search", "/update", "/delete"}
 MAX_BODY = 64 * 1024 * 1024
+HEALTH_TIMEOUT_S = 1.0  # a Pea that does not answer status within this is unreachable
 _SHUTDOWN_POLL_S = 0.05  # how soon the server notices stop(); the stdlib's 0.5 s slows every Flow close
 
 
 class HttpGateway:
-    def __init__(self, *, port_http: int, port_expose: int) -> None:
+    def __init__(self, *, port_http: int, port_expose: int,
+                 pod_controls: dict[str, list[str]] | None = None) -> None:
         self.port_expose = port_expose
+        self.pod_controls = pod_controls or {}
         self._local = threading.local()
         handler = type("Handler", (_Handler,), {"gateway": self})
         try:
@@ -39,6 +42,33 @@ class HttpGateway:
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, args=(_SHUTDOWN_POLL_S,),
                                         name="http", daemon=True)
+
+    def pod_health(self) -> dict[str, str]:
+        """Each pod's readiness: ``ready`` when every Pea of it answers ``status`` on its
+        control socket within HEALTH_TIMEOUT_S (asked all at once), else ``unreachable``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from mesh.runtime.control import ctrl_request
+        from mesh.runtime.sockets import resolve_address
+
+        def answers(address: str) -> bool:
+            host, _, port = resolve_address(address).rpartition(":")
+            try:
+                ctrl_request(host, int(port), "status", timeout_s=HEALTH_TIMEOUT_S)
+            except MeshError:
+                return False
+            return True
+
+        flat = [(pod, a) for pod, addresses in self.pod_controls.items() for a in addresses]
+        if not flat:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(len(flat), 16)) as pool:
+            results = list(pool.map(lambda item: answers(item[1]), flat))
+        health = {pod: "ready" for pod in self.pod_controls}
+        for (pod, _), ok in zip(flat, results, strict=True):
+            if not ok:
+                health[pod] = "unreachable"
+        return health
 
     def start(self) -> None:
         self._thread.start()
@@ -86,6 +116,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/status", ""):
             self._send(HTTPStatus.OK, {"status": "ready", "port_expose": self.gateway.port_expose})
+        elif self.path.rstrip("/") == "/health":
+            pods = self.gateway.pod_health()
+            ready = all(state == "ready" for state in pods.values())
+            self._send(HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
+                       {"status": "ready" if ready else "degraded", "pods": pods})
         else:
             self._error(HTTPStatus.NOT_FOUND, "NotFound", f"no route GET {self.path}; try POST /post/<endpoint>")
 

@@ -60,6 +60,11 @@ def open_zap(ctx: zmq.Context) -> zmq.Socket:
 _DOCKER_BRIDGE = "docker-bridge:"  # mesh.flow.addresses.DOCKER_BRIDGE
 
 
+def resolve_address(address: str) -> str:
+    """``host:port`` as a dialling Pea resolves it (see :func:`_resolve`)."""
+    return _resolve(address)
+
+
 def _resolve(address: str) -> str:
     """The Docker bridge placeholder becomes this machine's docker0 address (the loopback
     where there is none: then Docker's userland proxy forwards it, more slowly)."""
