@@ -47,9 +47,12 @@ BENCHES: dict[str, Bench] = {
     "jinad_rss": Bench("benchmarks.jinad_rss", {}, "idle jinad and nats-server RSS"),
     "jinad_flow": Bench("benchmarks.jinad_flow", {}, "PUT /flow/yaml, 3 pods, one jinad"),
     "signing": Bench("benchmarks.signing", {}, "signing and verifying commands beside a Flow's start"),
+    "scrape": Bench("benchmarks.scrape", {}, "GET /metrics of a node running 20 Peas"),
     "log_latency": Bench("benchmarks.log_latency", {}, "Pea log line to jinad.logs.> subscriber"),
     "jinad_netns": Bench("benchmarks.jinad_netns", {},
                          "PUT /flow/yaml, 3 pods on 3 jinads in network namespaces"),
+    "dashboard": Bench("benchmarks.dashboard", {},
+                       "GET /ui in headless Chromium, 10 nodes and 5 Flows: first paint, drawn"),
     "container": Bench("benchmarks.bench_container", {},
                        "container Pea ready time; 3-pod Flow with its middle pod in a container "
                        "beside the same Flow in processes"),
