@@ -98,6 +98,15 @@ def test_compose_stack_runs_the_seed_walkthrough_and_leaves_nothing(
         assert alive["node"] == name and alive["address"] == "127.0.0.1"
     n1, n2 = stack.ports["n1"], stack.ports["n2"]
 
+    def health() -> dict[str, str]:
+        boxes = docker_engine.containers.list(
+            filters={"label": f"com.docker.compose.project={stack.project}"})
+        return {b.labels.get("com.docker.compose.service"): b.attrs["State"].get(
+            "Health", {}).get("Status") for b in boxes}
+
+    wait_for(lambda: all(health().get(n) == "healthy" for n in ("n1", "n2", "n3")),
+             timeout_s=60, interval_s=0.5, what="the nodes' health checks (GET /ready) to pass")
+
     nodes = requests.get(f"http://127.0.0.1:{n1}/nodes", timeout=5).json()["nodes"]
     assert sorted((n["name"], n["address"], n["port"]) for n in nodes) == \
         sorted(("n" + str(i), "127.0.0.1", stack.ports[f"n{i}"]) for i in (1, 2, 3)), nodes
