@@ -273,6 +273,7 @@ async function refresh() {
     const [nodes, flows] = await Promise.all([api("/nodes"), api("/flows")]);
     renderNodes(nodes);
     renderFlows(flows);
+    if (!state.rendered) { state.rendered = true; performance.mark("dashboard-rendered"); }
     await refreshFlow();
     $("status").textContent = `updated ${clock(Date.now() / 1000)}`;
   } catch (err) {
