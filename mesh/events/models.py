@@ -49,7 +49,7 @@ __all__ = [
 
 # The mesh's protocol: bumped whenever the bus or the wire between Peas changes so that nodes
 # of two versions cannot work together (2: signed commands, the status_code envelope).
-PROTOCOL = 2
+PROTOCOL = 3  # 3: a request's Documents travel as columns (mesh/types/columns.py)
 MAX_PORTS = 1024  # ports a node hands out in one request
 MAX_LEASE_S = 86400.0
 PodName = Annotated[str, AfterValidator(check_name)]

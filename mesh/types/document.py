@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import Any, SupportsIndex, overload
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
+
+if TYPE_CHECKING:
+    from mesh.types.columns import Columns
 
 __all__ = ["Document", "DocumentArray"]
 
@@ -118,7 +121,34 @@ def _field_equal(a: Any, b: Any) -> bool:
 
 
 class DocumentArray(list[Document]):
-    """A list of Documents with lookups by id and column views."""
+    """A list of Documents with lookups by id and column views.
+
+    ``texts``, ``tags``, ``embeddings`` and ``blobs`` read and set a field of every
+    Document at once. A batch received from another Pea stays in columns until a
+    Document is asked for: ``docs.embeddings`` is then a read-only ``(N, ...)`` view
+    over the received frame, and the fields nobody reads are never decoded.
+    """
+
+    _cols: Columns | None = None
+
+    @classmethod
+    def from_columns(cls, cols: Columns) -> DocumentArray:
+        docs = cls()
+        docs._cols = cols
+        return docs
+
+    def _materialize(self) -> None:
+        cols = self._cols
+        if cols is not None:
+            self._cols = None
+            list.extend(self, cols.documents())
+
+    def __len__(self) -> int:
+        return self._cols.n if self._cols is not None else list.__len__(self)
+
+    def __iter__(self) -> Iterator[Document]:
+        self._materialize()
+        return list.__iter__(self)
 
     @overload
     def __getitem__(self, key: SupportsIndex) -> Document: ...
@@ -128,6 +158,7 @@ class DocumentArray(list[Document]):
     def __getitem__(self, key: str) -> Document: ...
 
     def __getitem__(self, key: Any) -> Any:
+        self._materialize()
         if isinstance(key, str):
             for doc in self:
                 if doc.id == key:
@@ -137,10 +168,120 @@ class DocumentArray(list[Document]):
             return DocumentArray(super().__getitem__(key))
         return super().__getitem__(key)
 
-    @property
-    def texts(self) -> list[str]:
-        return [d.text for d in self]
+    def __repr__(self) -> str:
+        if self._cols is not None:
+            return f"<DocumentArray {self._cols.n} docs in columns>"
+        return f"DocumentArray({list.__repr__(self)})"
 
+    # -- columns ------------------------------------------------------------------------------
     @property
     def ids(self) -> list[str]:
-        return [d.id for d in self]
+        return list(self._cols.values("id")) if self._cols is not None else [d.id for d in self]
+
+    @property
+    def texts(self) -> list[str]:
+        return self._scalars("text")
+
+    @texts.setter
+    def texts(self, values: Iterable[str]) -> None:
+        self._set_scalars("text", values)
+
+    @property
+    def tags(self) -> list[dict[str, Any]]:
+        return self._scalars("tags")
+
+    @tags.setter
+    def tags(self, values: Iterable[dict[str, Any]]) -> None:
+        self._set_scalars("tags", values)
+
+    @property
+    def embeddings(self) -> Any:
+        """``(N, ...)`` array of every Document's embedding (read-only); ValueError if they differ."""
+        return self._matrix("embedding")
+
+    @embeddings.setter
+    def embeddings(self, matrix: Any) -> None:
+        self._set_matrix("embedding", matrix)
+
+    @property
+    def blobs(self) -> Any:
+        """``(N, ...)`` array of every Document's blob (read-only); ValueError if they differ."""
+        return self._matrix("blob")
+
+    @blobs.setter
+    def blobs(self, matrix: Any) -> None:
+        self._set_matrix("blob", matrix)
+
+    def _scalars(self, name: str) -> list[Any]:
+        if self._cols is not None:
+            values = self._cols.values(name)
+            return [{} for _ in range(self._cols.n)] if values is None else list(values)
+        return [getattr(d, name) for d in self]
+
+    def _set_scalars(self, name: str, values: Iterable[Any]) -> None:
+        values = list(values)
+        self._check_len(name, len(values))
+        if self._cols is not None:
+            self._cols.replace(name, values)
+            return
+        for doc, value in zip(self, values, strict=True):
+            setattr(doc, name, value)
+
+    def _matrix(self, name: str) -> Any:
+        import numpy as np
+
+        col = self._cols.arrays(name) if self._cols is not None else [getattr(d, name) for d in self]
+        if not isinstance(col, list):
+            return col
+        ids = self.ids
+        first = None
+        for i, value in enumerate(col):
+            if value is None:
+                raise ValueError(f"Document {ids[i]} (#{i}) has no {name}")
+            value = np.asarray(value)
+            if first is None:
+                first = value
+            elif value.dtype != first.dtype or value.shape != first.shape:
+                raise ValueError(f"Document {ids[i]} (#{i}) has a {name} of {value.dtype}{list(value.shape)}"
+                                 f", the first has {first.dtype}{list(first.shape)}")
+        if first is None:
+            return np.empty((0,))
+        out = np.empty((len(col), *first.shape), dtype=first.dtype)  # np.stack drops byte order
+        for i, value in enumerate(col):
+            out[i, ...] = value
+        out.flags.writeable = False
+        return out
+
+    def _set_matrix(self, name: str, matrix: Any) -> None:
+        import numpy as np
+
+        matrix = np.asarray(matrix)
+        if matrix.ndim == 0:
+            raise ValueError(f"{name}s must be an (N, ...) array, not a 0-d one")
+        self._check_len(f"{name}s", len(matrix))
+        if self._cols is not None:
+            self._cols.replace(name, matrix)
+            return
+        for i, doc in enumerate(self):
+            setattr(doc, name, matrix[i, ...])
+
+    def _check_len(self, name: str, count: int) -> None:
+        if count != len(self):
+            raise ValueError(f"{count} {name} for {len(self)} Documents")
+
+
+def _materializing(name: str) -> Any:
+    base = getattr(list, name)
+
+    def method(self: DocumentArray, *args: Any, **kwargs: Any) -> Any:
+        self._materialize()
+        return base(self, *args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("__setitem__", "__delitem__", "__contains__", "__reversed__", "__eq__", "__ne__",
+              "__add__", "__iadd__", "__mul__", "__imul__", "__reduce_ex__", "append", "extend",
+              "insert", "pop", "remove", "clear", "index", "count", "sort", "reverse", "copy"):
+    setattr(DocumentArray, _name, _materializing(_name))

@@ -1,10 +1,18 @@
-"""Documents as plain JSON for HTTP users (arrays as nested lists with their dtype)."""
+"""Documents as plain JSON for HTTP users.
+
+An array is ``{"dtype", "shape", "data"}`` with ``data`` as nested lists for booleans,
+integers, strings and finite floats; any other array (complex, structured, datetime,
+bytes, floats with NaN or infinity) carries its raw bytes as ``"base64"`` instead, and a
+structured ``dtype`` is a list of ``[name, dtype(, shape)]`` fields, so nothing is lost.
+"""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from mesh.errors import BadRequestError
+from mesh.types.columns import descr_dtype, dtype_descr
 from mesh.types.document import Document
 
 __all__ = ["doc_from_json", "doc_to_json"]
@@ -21,7 +29,7 @@ def doc_to_json(doc: Document) -> dict[str, Any]:
     for name in ("blob", "embedding"):
         value = getattr(doc, name)
         if value is not None:
-            out[name] = {"dtype": value.dtype.str, "shape": list(value.shape), "data": value.tolist()}
+            out[name] = _array_json(value)
     if doc.chunks:
         out["chunks"] = [doc_to_json(c) for c in doc.chunks]
     if doc.matches:
@@ -49,13 +57,31 @@ def doc_from_json(data: Any) -> Document:
     return doc
 
 
+def _array_json(value: Any) -> dict[str, Any]:
+    import numpy as np
+
+    out: dict[str, Any] = {"dtype": dtype_descr(value.dtype), "shape": list(value.shape)}
+    kind = value.dtype.kind
+    if kind in "biuU" or (kind == "f" and bool(np.isfinite(value).all())):
+        out["data"] = value.tolist()
+    else:
+        raw = np.ascontiguousarray(value).tobytes()
+        out["base64"] = base64.b64encode(raw).decode("ascii")
+    return out
+
+
 def _array(value: Any, name: str) -> Any:
     import numpy as np
 
     try:
+        if isinstance(value, dict) and "base64" in value:
+            dtype = descr_dtype(value["dtype"])
+            raw = base64.b64decode(value["base64"], validate=True)
+            return np.frombuffer(raw, dtype=dtype).reshape(value["shape"]).copy()
         if isinstance(value, dict):
-            arr = np.asarray(value["data"], dtype=value.get("dtype"))
+            descr = value.get("dtype")
+            arr = np.asarray(value["data"], dtype=None if descr is None else descr_dtype(descr))
             return arr.reshape(value["shape"]) if "shape" in value else arr
         return np.asarray(value)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, SyntaxError) as exc:
         raise BadRequestError(f"{name} is not a valid array: {exc}") from exc
