@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from mesh.types.document import Document
 
-__all__ = ["ARRAY_FIELDS", "Columns", "encode_columns"]
+__all__ = ["ARRAY_FIELDS", "Columns", "encode_columns", "stack_exact"]
 
 _DEFAULTS: dict[str, Any] = {"text": "", "mime_type": "", "uri": "", "parent_id": "",
                              "granularity": 0}
@@ -103,13 +103,24 @@ def array_spec(values: Sequence[Any], frames: list[Any], docs: Sequence[Any], na
     first = arrays[0]
     if first is not None and all(a is not None and a.dtype == first.dtype and a.shape == first.shape
                                  for a in arrays):
-        matrix = np.empty((len(arrays), *first.shape), dtype=first.dtype)  # stack drops byte order
-        for i, a in enumerate(arrays):
-            matrix[i, ...] = a
+        matrix = stack_exact(arrays, first)  # type: ignore[arg-type]
         return {"a": _append(frames, _bytes_of(matrix)), "d": dtype_descr(first.dtype),
                 "s": list(first.shape)}
     return {"p": [None if a is None else [_append(frames, _bytes_of(a)), dtype_descr(a.dtype), list(a.shape)]
                   for a in arrays]}
+
+
+def stack_exact(arrays: Sequence[np.ndarray[Any, Any]], first: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``(N, *shape)`` of arrays of one dtype and shape, byte for byte (``np.stack`` drops byte
+    order and the padding of structured dtypes)."""
+    import numpy as np
+
+    out = np.empty((len(arrays), *first.shape), dtype=first.dtype)
+    if out.size and first.dtype.itemsize:
+        rows = out.reshape(-1).view(np.uint8).reshape(len(arrays), -1)
+        for i, a in enumerate(arrays):
+            rows[i] = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+    return out
 
 
 def _checked(array: np.ndarray[Any, Any], doc: Any, name: str) -> np.ndarray[Any, Any]:

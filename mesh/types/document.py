@@ -220,7 +220,7 @@ class DocumentArray(list[Document]):
 
     def _set_scalars(self, name: str, values: Iterable[Any]) -> None:
         values = list(values)
-        self._check_len(name, len(values))
+        self._check_len(f"{name} values", len(values))
         if self._cols is not None:
             self._cols.replace(name, values)
             return
@@ -246,9 +246,9 @@ class DocumentArray(list[Document]):
                                  f", the first has {first.dtype}{list(first.shape)}")
         if first is None:
             return np.empty((0,))
-        out = np.empty((len(col), *first.shape), dtype=first.dtype)  # np.stack drops byte order
-        for i, value in enumerate(col):
-            out[i, ...] = value
+        from mesh.types.columns import stack_exact
+
+        out = stack_exact([np.asarray(v) for v in col], first)
         out.flags.writeable = False
         return out
 
@@ -258,7 +258,7 @@ class DocumentArray(list[Document]):
         matrix = np.asarray(matrix)
         if matrix.ndim == 0:
             raise ValueError(f"{name}s must be an (N, ...) array, not a 0-d one")
-        self._check_len(f"{name}s", len(matrix))
+        self._check_len(f"{name} rows", len(matrix))
         if self._cols is not None:
             self._cols.replace(name, matrix)
             return

@@ -62,12 +62,24 @@ def _array_json(value: Any) -> dict[str, Any]:
 
     out: dict[str, Any] = {"dtype": dtype_descr(value.dtype), "shape": list(value.shape)}
     kind = value.dtype.kind
-    if kind in "biuU" or (kind == "f" and bool(np.isfinite(value).all())):
+    if kind in "biu" or (kind == "f" and bool(np.isfinite(value).all())) or _unicode(value):
         out["data"] = value.tolist()
     else:
         raw = np.ascontiguousarray(value).tobytes()
         out["base64"] = base64.b64encode(raw).decode("ascii")
     return out
+
+
+def _unicode(value: Any) -> bool:
+    """A string array whose every character can travel in JSON (no surrogates, none past U+10FFFF)."""
+    import numpy as np
+
+    if value.dtype.kind != "U":
+        return False
+    if not value.size or not value.dtype.itemsize:
+        return True
+    codes = np.ascontiguousarray(value).view(np.dtype("u4").newbyteorder(value.dtype.byteorder))
+    return not bool(((codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF))).any())
 
 
 def _array(value: Any, name: str) -> Any:
