@@ -39,6 +39,9 @@ BENCHES: dict[str, Bench] = {
     "flow_pass": Bench("benchmarks.flow_core", {"uses": "_pass"}, "Flow of two _pass pods"),
     "flow_read": Bench("benchmarks.flow_core", {"uses": "benchmarks.executors:ReadText"},
                        "Flow of two pods that read every Document's text"),
+    "columns": Bench("benchmarks.columns_flow", {},
+                     "batch data path: text, per-doc and matrix embedding workloads through two "
+                     "pods beside the raw chain moving the same bytes (and Ray when installed)"),
     "flow_encrypt": Bench("benchmarks.flow_encrypt", {},
                           "Flow of two _pass pods, data sockets plain and CURVE, interleaved"),
     "flow_metrics": Bench("benchmarks.flow_metrics", {},
@@ -70,6 +73,8 @@ TARGETS = [
     ("log_latency", "latency_p50_ms", "<=", 2.9),  # issue 9: within 2 ms of the 0.9 ms before buffering
     ("signing", "put_overhead_ratio", "<=", 1.10),
     ("flow_metrics", "docs_per_s_ratio", ">=", 0.95),
+    ("columns", "matrix_to_raw_bytes_ratio", ">=", 0.25),  # the batch data path issue
+    ("columns", "single_p50_ratio", "<=", 1.5),
     ("flow_metrics", "latency_p50_ratio", "<=", 1.05),
     ("jinad_rss", "jinad_rss_mib", "<=", 80.0),
     ("container", "ready_s", "<=", 1.5),

@@ -17,7 +17,7 @@ from benchmarks.context import Context
 from benchmarks.load import emit_load, load
 from benchmarks.procs import Child, free_port, python_module
 
-__all__ = ["run"]
+__all__ = ["run", "start"]
 
 HWM = 10_000  # as the product's sockets
 POLL_MS = 500
@@ -79,7 +79,8 @@ def hop_main(argv: list[str] | None = None) -> int:
 
 
 # -- the benchmark ----------------------------------------------------------------------
-def run(ctx: Context, name: str) -> None:
+def start(ctx: Context) -> tuple[int, list[Child]]:
+    """The three hops, ready; the gateway's front port and the hops (stopped with the run)."""
     front, gw_in, w1_in, w2_in = (free_port() for _ in range(4))
     hops = [
         Child(python_module(__name__, "gateway", "--front", str(front), "--out", str(w1_in),
@@ -93,6 +94,11 @@ def run(ctx: Context, name: str) -> None:
         ctx.stack.callback(hop.stop)
     for hop in hops:
         hop.wait_line("ready", timeout_s=20)
+    return front, hops
+
+
+def run(ctx: Context, name: str) -> None:
+    front, hops = start(ctx)
     result = load(ctx, "raw", front)
     for hop in hops:
         hop.stop()

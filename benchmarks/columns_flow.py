@@ -1,0 +1,184 @@
+"""The batch data path: 10,000 Documents in requests of 100 through two stages, four ways,
+all running at once and driven in turn, round by round (the order flips every round), from
+this process with ``mesh.Client`` (which encodes the Documents here, as a user's would):
+
+- ``text``: stages that read every Document's text and write a tag (``TextStage``);
+- ``embed_doc``: Documents with a 768-d float32 embedding that each stage reads one
+  Document at a time, writing a tag (``EmbeddingPerDoc``);
+- ``embed_matrix``: the same Documents; each stage reads ``docs.embeddings`` as one matrix
+  and sends a new one (``EmbeddingMatrix``);
+- ``raw``: the pyzmq chain of :mod:`benchmarks.zmq_chain` moving the frames of
+  ``embed_matrix``'s requests, byte for byte, pre-built.
+
+Figures: docs/s and bytes/s of each, ``matrix_to_raw_bytes_ratio`` (target >= 0.25), and
+the single-Document p50 of ``embed_matrix`` beside the raw chain's with the same frames
+(``single_p50_ratio``, target <= 1.5), samples interleaved. When Ray is installed, two Ray
+actors in a pipeline run the same three workloads in the same rounds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import zmq
+
+from benchmarks import zmq_chain
+from benchmarks.context import Context
+from benchmarks.report import median, summary_ms
+from benchmarks.workload import ENDPOINT, frame_bytes
+from mesh import Client, Document, Flow, Request
+
+__all__ = ["run"]
+
+DOCS, REQUEST_SIZE, DIM, WINDOW = 10_000, 100, 768, 64
+STAGES = {"text": "TextStage", "embed_doc": "EmbeddingPerDoc", "embed_matrix": "EmbeddingMatrix"}
+TIMEOUT_MS = 30_000
+
+
+def _docs(embedded: bool) -> list[Document]:
+    rng = np.random.default_rng(0)
+    return [Document(text=f"short text document number {i}",
+                     embedding=rng.random(DIM, dtype=np.float32) if embedded else None)
+            for i in range(DOCS)]
+
+
+def _flow(stage: str) -> Flow:
+    uses = f"benchmarks.executors:{stage}"
+    return Flow(name=f"bench-{stage.lower()}").add(uses=uses).add(uses=uses)
+
+
+def _mesh_pass(client: Client, docs: list[Document]) -> Callable[[], None]:
+    def send() -> None:
+        failed: list[Any] = []
+        client.index(docs, on_done=lambda r: None, on_error=failed.append)
+        if failed:
+            raise RuntimeError(f"{len(failed)} requests failed: {failed[0].status}")
+    return send
+
+
+def _raw_pass(sock: zmq.Socket, messages: list[list[Any]]) -> Callable[[], None]:
+    def send() -> None:
+        sent = received = 0
+        while received < len(messages):
+            while sent < len(messages) and sent - received < WINDOW:
+                sock.send_multipart(messages[sent], copy=False)
+                sent += 1
+            if not sock.poll(TIMEOUT_MS):
+                raise TimeoutError("the raw chain did not answer")
+            sock.recv_multipart()
+            received += 1
+    return send
+
+
+def _raw_socket(ctx: Context) -> zmq.Socket:
+    port, _ = zmq_chain.start(ctx)
+    sock: zmq.Socket = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    ctx.stack.callback(sock.close, 0)
+    return sock
+
+
+def _interleaved(passes: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
+    """Seconds of each pass per round; one warm-up round first; the order flips every round."""
+    names = list(passes)
+    for name in names:
+        passes[name]()
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            t0 = time.perf_counter()
+            passes[name]()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def _singles(client: Client, sock: zmq.Socket, samples: int) -> tuple[list[float], list[float]]:
+    docs = [Document(text=f"single {i}", embedding=np.ones(DIM, dtype=np.float32)) for i in range(samples)]
+    mesh_s, raw_s = [], []
+    for i, doc in enumerate(docs):
+        frames = Request.new(ENDPOINT, [doc]).to_frames()
+        for which in ("mesh", "raw") if i % 2 == 0 else ("raw", "mesh"):
+            t0 = time.perf_counter()
+            if which == "mesh":
+                client.index([doc], on_done=lambda r: None)
+                mesh_s.append(time.perf_counter() - t0)
+            else:
+                sock.send_multipart(frames)
+                if not sock.poll(TIMEOUT_MS):
+                    raise TimeoutError("the raw chain did not answer")
+                sock.recv_multipart()
+                raw_s.append(time.perf_counter() - t0)
+    return mesh_s, raw_s
+
+
+def run(ctx: Context, name: str) -> None:
+    rounds, samples = ctx.pick(10, 3), ctx.pick(500, 100)
+    texts, embedded = _docs(False), _docs(True)
+    messages = [Request.new(ENDPOINT, embedded[i:i + REQUEST_SIZE]).to_frames()
+                for i in range(0, DOCS, REQUEST_SIZE)]
+    pass_bytes = {"text": sum(frame_bytes(Request.new(ENDPOINT, texts[i:i + REQUEST_SIZE]).to_frames())
+                              for i in range(0, DOCS, REQUEST_SIZE)),
+                  **dict.fromkeys(("embed_doc", "embed_matrix", "raw"), sum(frame_bytes(m) for m in messages))}
+    flows = {w: _flow(stage) for w, stage in STAGES.items()}
+    clients: dict[str, Client] = {}
+    for workload, flow in flows.items():
+        ctx.stack.callback(flow.close)
+        flow.start()
+        clients[workload] = Client(port_expose=flow.port_expose, request_size=REQUEST_SIZE,
+                                   prefetch=WINDOW, timeout_s=TIMEOUT_MS / 1000)
+        ctx.stack.callback(clients[workload].close)
+    sock = _raw_socket(ctx)
+    passes = {"text": _mesh_pass(clients["text"], texts),
+              "embed_doc": _mesh_pass(clients["embed_doc"], embedded),
+              "embed_matrix": _mesh_pass(clients["embed_matrix"], embedded),
+              "raw": _raw_pass(sock, messages)}
+    ray = _ray_passes(ctx, texts, embedded)
+    passes.update(ray[0])
+    times = _interleaved(passes, rounds)
+    mesh_single, raw_single = _singles(clients["embed_matrix"], sock, samples)
+    for flow in flows.values():
+        flow.close()
+    _emit(ctx, name, times, pass_bytes, rounds, ray[1])
+    _emit_singles(ctx, name, mesh_single, raw_single)
+
+
+def _emit(ctx: Context, name: str, times: dict[str, list[float]], pass_bytes: dict[str, int],
+          rounds: int, ray_skipped: str | None) -> None:
+    base = {"docs": DOCS, "request_size": REQUEST_SIZE, "dim": DIM, "rounds": rounds, "pods": 2,
+            "interleaved": "round by round, order flipped every round"}
+    for workload, secs in times.items():
+        size = pass_bytes[workload.removeprefix("ray_")]
+        ctx.report.emit(name, f"{workload}_docs_per_s", median([DOCS / s for s in secs]), "docs/s",
+                        params={**base, "rounds_docs_per_s": [round(DOCS / s) for s in secs]})
+        ctx.report.emit(name, f"{workload}_bytes_per_s", median([size / s for s in secs]), "B/s",
+                        params={**base, "bytes_per_pass": size})
+    ratios = [r / m for m, r in zip(times["embed_matrix"], times["raw"], strict=True)]
+    ctx.report.emit(name, "matrix_to_raw_bytes_ratio", median(ratios), None, params={
+        **base, "what": "embed_matrix / raw bytes per second, round by round (same bytes)",
+        "rounds_ratio": [round(r, 3) for r in ratios], "target": ">= 0.25"})
+    if ray_skipped:
+        ctx.report.emit(name, "ray_skipped", None, None, params={"reason": ray_skipped})
+
+
+def _emit_singles(ctx: Context, name: str, mesh_s: list[float], raw_s: list[float]) -> None:
+    mesh, raw = summary_ms(mesh_s), summary_ms(raw_s)
+    params = {"dim": DIM, "samples": len(mesh_s), "interleaved": "sample by sample"}
+    ctx.report.emit(name, "single_latency_p50_ms", mesh["p50"], "ms", limit=raw["p50"],
+                    params={**params, "p99_ms": round(mesh["p99"], 3)})
+    ctx.report.emit(name, "raw_single_latency_p50_ms", raw["p50"], "ms",
+                    params={**params, "p99_ms": round(raw["p99"], 3)})
+    ctx.report.emit(name, "single_p50_ratio", mesh["p50"] / raw["p50"], None,
+                    params={**params, "target": "<= 1.5"})
+
+
+def _ray_passes(ctx: Context, texts: list[Document],
+                embedded: list[Document]) -> tuple[dict[str, Callable[[], None]], str | None]:
+    try:
+        from benchmarks import ray_pipeline
+    except ImportError as exc:
+        return {}, f"ray is not installed here ({exc})"
+    return ray_pipeline.passes(ctx, texts, embedded, request_size=REQUEST_SIZE), None
