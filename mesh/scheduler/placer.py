@@ -25,9 +25,10 @@ def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo,
             detail={"pod": pod.name, "nodes": [n.name for n in labelled]})
     if not candidates:
         wanted = ", ".join(f"{k}={v}" for k, v in sorted(pod.labels.items()))
-        raise FlowConfigError(
+        raise ConflictError(  # the Flow is fine; the mesh cannot hold it now (409)
             f"pod {pod.name!r} asks for labels {wanted}, which no live node has; nodes: "
-            + "; ".join(f"{n.name} {n.labels or '{}'}" for n in nodes), detail={"pod": pod.name})
+            + "; ".join(f"{n.name} {n.labels or '{}'}" for n in nodes),
+            detail={"pod": pod.name, "constraint": {"labels": pod.labels}})
     extra = pending or {}
     return min(candidates, key=lambda n: ((n.peas + extra.get(n.name, 0)) / max(n.cpu_count, 1),
                                           n.load1, n.name))

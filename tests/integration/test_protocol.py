@@ -57,3 +57,16 @@ def _listed(node: JinadNode) -> dict[str, dict[str, object]] | None:
     body = requests.get(f"{node.url}/nodes", timeout=5).json()
     found = {n["name"]: n for n in body["nodes"]}
     return found if {"current", "old"} <= found.keys() else None
+
+
+def test_a_pod_no_node_can_take_is_a_409_before_anything_starts(node: JinadNode) -> None:
+    began = time.monotonic()
+    r = upload(node, "!Flow\nversion: 1\npods:\n  - name: a\n  - name: gpu\n    labels:\n"
+                     "      accelerator: tpu\n")
+    took_s = time.monotonic() - began
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert body["message"].startswith("pod 'gpu' asks for labels accelerator=tpu, which no live node has")
+    assert body["detail"]["constraint"] == {"labels": {"accelerator": "tpu"}}
+    assert took_s < 1.0, took_s
+    assert_clean(node)  # nothing was started, nothing recorded

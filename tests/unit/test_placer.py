@@ -35,10 +35,17 @@ def test_a_pod_that_only_fits_nodes_of_another_protocol_is_a_409() -> None:
         choose_node(PodSpec(name="p", host="bb"), [here, old], here=here)
 
 
-def test_labels_no_node_has_are_a_400_naming_the_nodes() -> None:
+def test_labels_no_node_has_are_a_409_naming_the_pod_and_the_constraint() -> None:
     here = _node("a", zone="x")
-    with pytest.raises(FlowConfigError, match="asks for labels zone=y"):
+    with pytest.raises(ConflictError, match="'p' asks for labels zone=y") as err:
         choose_node(PodSpec(name="p", labels={"zone": "y"}), [here], here=here)
+    assert err.value.detail == {"pod": "p", "constraint": {"labels": {"zone": "y"}}}
+
+
+def test_a_host_no_node_has_is_a_400() -> None:
+    here = _node("a")
+    with pytest.raises(FlowConfigError, match="names host 'zz'"):
+        choose_node(PodSpec(name="p", host="zz"), [here], here=here)
 
 
 def test_a_record_without_protocol_is_of_protocol_1() -> None:
