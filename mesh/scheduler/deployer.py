@@ -200,35 +200,7 @@ class Deployer:
         except KeyNotFound as exc:
             raise NotFoundError(f"no flow or pod with id {flow_id!r} in the mesh",
                                 detail={"flow_id": flow_id}) from exc
-        record = FlowRecord.model_validate(data)
-        nodes = await self.nodes.list()
-        live = {n.name: n.started for n in nodes}
-        failed = {key for n in nodes for key in n.failed}
-        reasons = {key: why for n in nodes for key, why in n.failures.items()}
-        restarts = {key: count for n in nodes for key, count in n.restarts.items()}
-
-        def status(node: str, started: float | None, pod: str, now: str) -> str:
-            """Lost: the node left the mesh, or restarted since it spawned the Peas (they died
-            with it). Failed: a Pea of the pod exited on its own and its restart policy is
-            spent. Restarting: one exited and the node is starting it again."""
-            key = f"{flow_id}/{pod}"
-            if node not in live or (started is not None and live[node] != started):
-                return "lost"
-            if key in reasons:
-                return "failed"
-            return "restarting" if key in failed else now
-
-        for pod in record.pods:
-            pod.status = status(pod.node, pod.node_started, pod.name, pod.status)
-            pod.restarts = restarts.get(f"{flow_id}/{pod.name}", 0)
-            pod.reason = reasons.get(f"{flow_id}/{pod.name}")
-        gw = record.gateway
-        if gw is not None:
-            gw.status = status(gw.node, gw.node_started, "gateway", gw.status)
-        statuses = {p.status for p in record.pods} | ({gw.status} if gw else set())
-        if statuses & {"lost", "failed", "restarting"} and record.status == "running":
-            record.status = "degraded"
-        return record
+        return _with_status(FlowRecord.model_validate(data), await self.nodes.list())
 
     async def exists(self, flow_id: str) -> bool:
         try:
@@ -304,7 +276,43 @@ class Deployer:
                                signed=True)
 
     async def list(self) -> list[FlowRecord]:
-        return [FlowRecord.model_validate(v) for v in (await self.flows.list()).values()]
+        """Every record, each with its status now (the same as :meth:`get` gives it)."""
+        records = (await self.flows.list()).values()
+        nodes = await self.nodes.list()
+        return [_with_status(FlowRecord.model_validate(v), nodes) for v in records]
+
+
+def _with_status(record: FlowRecord, nodes: list[NodeInfo]) -> FlowRecord:
+    """The record with each pod's status as the mesh's node records say it is now (lost,
+    restarting, failed with the reason, or as recorded), and the Flow degraded when one is."""
+    flow_id = record.flow_id
+    live = {n.name: n.started for n in nodes}
+    failed = {key for n in nodes for key in n.failed}
+    reasons = {key: why for n in nodes for key, why in n.failures.items()}
+    restarts = {key: count for n in nodes for key, count in n.restarts.items()}
+
+    def status(node: str, started: float | None, pod: str, now: str) -> str:
+        """Lost: the node left the mesh, or restarted since it spawned the Peas (they died
+        with it). Failed: a Pea of the pod exited on its own and its restart policy is
+        spent. Restarting: one exited and the node is starting it again."""
+        key = f"{flow_id}/{pod}"
+        if node not in live or (started is not None and live[node] != started):
+            return "lost"
+        if key in reasons:
+            return "failed"
+        return "restarting" if key in failed else now
+
+    for pod in record.pods:
+        pod.status = status(pod.node, pod.node_started, pod.name, pod.status)
+        pod.restarts = restarts.get(f"{flow_id}/{pod.name}", 0)
+        pod.reason = reasons.get(f"{flow_id}/{pod.name}")
+    gw = record.gateway
+    if gw is not None:
+        gw.status = status(gw.node, gw.node_started, "gateway", gw.status)
+    statuses = {p.status for p in record.pods} | ({gw.status} if gw else set())
+    if statuses & {"lost", "failed", "restarting"} and record.status == "running":
+        record.status = "degraded"
+    return record
 
 
 def _ports_request(node: str, count: int) -> PortsRequest:

@@ -262,6 +262,8 @@ def test_a_pea_that_dies_on_its_node_shows_as_failed_everywhere(clean: Mesh) -> 
         assert statuses("A") == statuses("C") == want
         pc = next(p for p in _get_flow(mesh, "A", flow["flow_id"]).json()["pods"] if p["name"] == "pc")
         assert pc["reason"].startswith("pc exited with code -9") and pc["restarts"] == 0
+        listed = requests.get(f"http://{mesh['C'].ip}:{EDGE_PORT}/flows", timeout=10).json()["flows"]
+        assert [(f["flow_id"], f["status"]) for f in listed] == [(flow["flow_id"], "degraded")]
         assert mesh["C"].peas() == []  # nothing restarted it
     finally:
         assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
