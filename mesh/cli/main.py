@@ -13,6 +13,7 @@ import sys
 from mesh import __version__
 from mesh.cli import (
     deploy_cmd,
+    events_cmd,
     export_cmd,
     flow_cmd,
     flows_cmd,
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mesh {__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND",
                                      required=True)
-    for module in (flow_cmd, pod_cmd, ping_cmd, nodes_cmd, logs_cmd, flows_cmd, status_cmd,
+    for module in (flow_cmd, pod_cmd, ping_cmd, nodes_cmd, logs_cmd, events_cmd, flows_cmd,
+                   status_cmd,
                    deploy_cmd):
         module.register(commands)
     export_cmd.register(commands)

@@ -201,3 +201,19 @@ def test_a_client_pointed_at_the_edge_says_so_at_once(node: JinadNode) -> None:
                                         r"/flow/\{id\}'s host and port"):
         Client(host="127.0.0.1", port_expose=node.port).index([Document(text="x")])
     assert time.monotonic() - began < 3
+
+
+def test_events_prints_the_lifecycle_of_a_flow(node: JinadNode) -> None:
+    created = put_flow(node, TWO_PODS)
+    flow_id = str(created["flow_id"])
+    text = mesh_on(node, "events", flow_id)
+    lines = text.splitlines()
+    pods = [str(p["name"]) for p in created["pods"]]  # type: ignore[union-attr]
+    for pod in ["gateway", *pods]:
+        assert any(f" started {pod}/*@{node.name} " in ln for ln in lines), text
+        assert any(ln.endswith(f" ready {pod}/*@{node.name}") for ln in lines), text
+    records = [json.loads(ln) for ln in mesh_on(node, "events", flow_id, "--json").splitlines()]
+    assert {r["kind"] for r in records} == {"started", "ready"}
+    node.edge.delete_flow(flow_id)
+    after = mesh_on(node, "events", flow_id).splitlines()  # a deleted Flow's events still read
+    assert any(f" stopped {pods[0]}/*@{node.name}" in ln for ln in after), after
