@@ -12,6 +12,8 @@ per Document (``{"k": counts, "b": head}``). A field no Document sets is left ou
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -48,15 +50,26 @@ def _raw(frame: Any) -> Any:
 # -- dtypes ---------------------------------------------------------------------------------
 def dtype_descr(dtype: np.dtype[Any]) -> Any:
     """A JSON-safe description of ``dtype`` that keeps structured fields and their offsets."""
+    if dtype.names is None and dtype.subdtype is None and not dtype.metadata:
+        return dtype.str  # what dtype_to_descr gives, without its checks
     from numpy.lib.format import dtype_to_descr
 
     return dtype_to_descr(dtype)
 
 
 def descr_dtype(descr: Any) -> np.dtype[Any]:
+    if isinstance(descr, str):
+        return _plain_dtype(descr)
     from numpy.lib.format import descr_to_dtype
 
     return descr_to_dtype(_tuples(descr))
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_dtype(descr: str) -> np.dtype[Any]:
+    from numpy.lib.format import descr_to_dtype
+
+    return descr_to_dtype(descr)
 
 
 def _tuples(descr: Any) -> Any:
@@ -142,7 +155,7 @@ def _bytes_of(array: np.ndarray[Any, Any]) -> Any:
 def _array_from(frame: Any, dtype: np.dtype[Any], shape: list[int]) -> np.ndarray[Any, Any]:
     import numpy as np
 
-    if not np.prod(shape, dtype=np.int64) or not dtype.itemsize:
+    if not math.prod(shape) or not dtype.itemsize:
         out = np.empty(shape, dtype=dtype)
     else:
         out = np.frombuffer(_raw(frame), dtype=dtype).reshape(shape)
