@@ -199,6 +199,14 @@ def _rename_addresses(units: list[Unit]) -> None:
         for s in (*unit.config.inputs, *unit.config.outputs):
             if s.mode == "connect":
                 s.addresses = [_renamed(a, owner) for a in s.addresses]
+    # the gateway's GET /health asks each Pea's control socket: at its service's name (a
+    # service of several replicas answers for all of them, so their other ports go)
+    ctrl = {u.config.port_ctrl: u.name for u in units}
+    for unit in units:
+        if isinstance(unit.config, GatewayConfig):
+            unit.config.pod_controls = {
+                pod: [_renamed(a, ctrl) for a in addresses if int(a.rpartition(":")[2]) in ctrl]
+                for pod, addresses in unit.config.pod_controls.items()}
 
 
 def _renamed(address: str, owner: dict[int, str]) -> str:

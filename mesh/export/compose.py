@@ -22,10 +22,11 @@ def compose_document(plan: ExportPlan, *, publish_host: str = "") -> dict[str, A
 
 
 def healthcheck_command(unit: Unit) -> list[str]:
-    """Peas answer ``status`` on their control port; the gateway's HTTP port answers GET."""
+    """Peas answer ``status`` on their control port; the gateway's HTTP ``GET /health`` is
+    200 once every pod of the Flow answers (a 503 otherwise)."""
     cfg = unit.config
     if isinstance(cfg, GatewayConfig) and cfg.port_http:
-        url = f"http://127.0.0.1:{cfg.port_http}/status"
+        url = f"http://127.0.0.1:{cfg.port_http}/health"
         return ["python", "-c", f"import urllib.request; urllib.request.urlopen({url!r}, timeout=3)"]
     return ["mesh", "ping", "127.0.0.1", str(cfg.port_ctrl), "--retries", "1", "--timeout", "3"]
 

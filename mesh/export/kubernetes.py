@@ -99,7 +99,8 @@ def _container(plan: ExportPlan, unit: Unit) -> dict[str, Any]:
 def _readiness(unit: Unit) -> dict[str, Any]:
     cfg = unit.config
     if isinstance(cfg, GatewayConfig) and cfg.port_http:
-        return {"httpGet": {"path": "/status", "port": cfg.port_http}, "periodSeconds": 5}
+        # ready once every pod of the Flow answers on its control socket
+        return {"httpGet": {"path": "/health", "port": cfg.port_http}, "periodSeconds": 5}
     return {"tcpSocket": {"port": cfg.port_ctrl}, "periodSeconds": 5}
 
 
