@@ -250,7 +250,8 @@ async def _may_serve(node: Bus, edge: Bus, name: str, user: str | None) -> None:
         raise BusConnectError(
             f"NATS user {user} may not serve node {name} (the broker refused its subscription "
             f"to {subject}): pass the --name that user is for, or get a user for {name} "
-            f"(`jinad credentials add-node {name}` where the broker runs)",
+            f"(`jinad credentials add-node {name}` where the broker runs)"
+            + (f"; the broker said: {node.nc.last_error}" if node.nc.last_error else ""),
             detail={"user": user, "node": name}) from exc
     except (OSError, asyncio.TimeoutError, nats.errors.Error) as exc:
         raise BusConnectError(f"NATS user {user} cannot be checked as node {name}: {exc}") from exc
