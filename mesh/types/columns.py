@@ -67,9 +67,9 @@ def descr_dtype(descr: Any) -> np.dtype[Any]:
 
 @functools.lru_cache(maxsize=256)
 def _plain_dtype(descr: str) -> np.dtype[Any]:
-    from numpy.lib.format import descr_to_dtype
+    import numpy as np
 
-    return descr_to_dtype(descr)
+    return np.dtype(descr)  # what descr_to_dtype does with a string
 
 
 def _tuples(descr: Any) -> Any:
