@@ -272,6 +272,7 @@ class Columns:
             return {"j": _append(frames, _dumps(list(value)))}
         if isinstance(value, list):
             return array_spec(value, frames, self.values("id"), name)
+        _checked(value, f"#0-{self.n - 1}", name)
         return {"a": _append(frames, _bytes_of(value)), "d": dtype_descr(value.dtype),
                 "s": list(value.shape[1:])}
 

@@ -213,9 +213,13 @@ class DocumentArray(list[Document]):
         self._set_matrix("blob", matrix)
 
     def _scalars(self, name: str) -> list[Any]:
-        if self._cols is not None:
-            values = self._cols.values(name)
-            return [{} for _ in range(self._cols.n)] if values is None else list(values)
+        cols = self._cols
+        if cols is not None:
+            values = cols.values(name)
+            if name == "tags":  # dicts the caller may change in place: send them as they end up
+                values = [{} for _ in range(cols.n)] if values is None else values
+                cols.replace(name, values)
+            return list(values)
         return [getattr(d, name) for d in self]
 
     def _set_scalars(self, name: str, values: Iterable[Any]) -> None:

@@ -105,3 +105,23 @@ def test_request_keeps_columns_until_a_document_is_asked_for() -> None:
     assert again.docs._cols is not None
     again.docs.append(Document(text="new"))
     assert again.docs.texts[-1] == "new" and len(again.docs) == 5
+
+
+def test_tags_changed_in_place_through_the_column_view_are_sent() -> None:
+    docs = _received(_docs())
+    for tags in docs.tags:
+        tags["seen"] = True
+    assert [d.tags for d in _received(list(decode_docs(_wire(encode_docs(docs)))))] == [
+        {"i": i, "seen": True} for i in range(4)]
+    plain = _received([Document(text="x")])
+    plain.tags[0]["k"] = 1
+    assert _received(list(decode_docs(_wire(encode_docs(plain)))))[0].tags == {"k": 1}
+
+
+def test_a_matrix_of_objects_is_refused_when_sent() -> None:
+    from mesh.errors import BadRequestError
+
+    docs = _received(_docs(2))
+    docs.embeddings = np.array([[object()], [object()]])
+    with pytest.raises(BadRequestError, match="dtype object"):
+        encode_docs(docs)
