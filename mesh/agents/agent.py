@@ -104,6 +104,7 @@ class Agent:
                                  supervisor=self.supervisor, files=self.files, notify=self.notify,
                                  changed=self.heartbeat.beat)
         self._subs: list[Subscription] = []
+        self._recoveries: set[asyncio.Task[None]] = set()  # Peas being reported and restarted
         self._leases: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -145,7 +146,12 @@ class Agent:
     # -- Peas that end on their own ---------------------------------------------------
     def _exited_in_thread(self, run: PodRun, pea: PeaHandle, info: ExitInfo) -> None:
         """Called by a launcher's thread: hand the exit to the event loop."""
-        self.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._exited(run, pea, info)))
+        self.loop.call_soon_threadsafe(self._track, run, pea, info)
+
+    def _track(self, run: PodRun, pea: PeaHandle, info: ExitInfo) -> None:
+        task = self.loop.create_task(self._exited(run, pea, info), name=f"exited:{pea.name}")
+        self._recoveries.add(task)  # held until done, and cancelled when the node stops
+        task.add_done_callback(self._recoveries.discard)
 
     async def _exited(self, run: PodRun, pea: PeaHandle, info: ExitInfo) -> None:
         logger.warning("%s of flow %s exited with code %s", pea.name, run.flow_id, info.code)
@@ -178,6 +184,10 @@ class Agent:
                 info = ExitInfo(code=exc.detail.get("exit_code"), tail=list(
                     exc.detail.get("log_tail") or [exc.message]))
                 logger.warning("restart %d of %s failed: %s", run.restarts, dead.name, exc.message)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the process could not even be made
+                info = ExitInfo(code=None, tail=[f"{type(exc).__name__}: {exc}"])
+                logger.exception("restart %d of %s failed", run.restarts, dead.name)
                 continue
             logger.info("%s of flow %s restarted (restart %d of %d)", pea.name, run.flow_id,
                         run.restarts, policy.attempts)
@@ -256,6 +266,9 @@ class Agent:
         if self._leases is not None:
             self._leases.cancel()
             await asyncio.gather(self._leases, return_exceptions=True)
+        for task in list(self._recoveries):
+            task.cancel()
+        await asyncio.gather(*self._recoveries, return_exceptions=True)
         self.counts["killed"] += self.supervisor.pea_count
         await asyncio.to_thread(self.supervisor.stop_all)
         await self.shipper.stop()
