@@ -158,8 +158,9 @@ def test_pod_on_a_node_that_does_not_exist(node: JinadNode) -> None:
 
 
 def test_labels_no_node_has(node: JinadNode) -> None:
+    """A Flow no node of the mesh can hold now: a 409 (a conflict with the mesh, not bad input)."""
     text = _flow("- name: p", "  uses: _pass", "  labels: {gpu: 'yes'}")
-    _error(upload(node, text), 400, "'p'", "gpu=yes")
+    _error(upload(node, text), 409, "'p'", "gpu=yes")
 
 
 def test_one_bad_pod_stops_the_good_ones(node: JinadNode) -> None:

@@ -55,7 +55,7 @@ def _load(raw: bytes) -> tuple[str, Flow]:
 
 
 @bp.put("/flow/yaml", strict_slashes=False)
-@answers(FlowBody, errors=(400, 403, 413, 500, 503, 504), form=UPLOAD_FORM)
+@answers(FlowBody, errors=(400, 403, 409, 413, 500, 503, 504), form=UPLOAD_FORM)
 async def create_flow(request: EdgeRequest) -> HTTPResponse:
     """Start a Flow from an uploaded YAML (field ``yamlspec``) on the nodes it names."""
     ctx = request.app.ctx
