@@ -40,7 +40,7 @@ def _service(plan: ExportPlan, unit: Unit, publish_host: str) -> dict[str, Any]:
         "init": True,
         "environment": {**unit.env, KEYS_ENV: unit.keys_env, "PYTHONUNBUFFERED": "1"},
         "labels": _labels(plan, unit),
-        "restart": "on-failure",
+        "restart": _restart(unit),
         "healthcheck": {"test": ["CMD", *healthcheck_command(unit)], "interval": "5s",
                         "timeout": "5s", "retries": 5, "start_period": _start_period(unit)},
     }
@@ -67,3 +67,12 @@ def _labels(plan: ExportPlan, unit: Unit) -> dict[str, str]:
 def _start_period(unit: Unit) -> str:
     ready_s = unit.pod.timeout_ready_s if unit.pod is not None else 30.0
     return f"{max(int(ready_s), 1)}s"
+
+
+def _restart(unit: Unit) -> str:
+    """The pod's restart policy as Compose has it: ``on-failure:<attempts>``, ``no`` for 0
+    (Compose's own back-off stands in for delay_s and backoff)."""
+    attempts = unit.pod.restart.attempts if unit.pod is not None else None
+    if attempts is None:
+        return "on-failure"
+    return f"on-failure:{attempts}" if attempts else "no"

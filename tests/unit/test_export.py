@@ -122,3 +122,16 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, flow_yml: Path, args: 
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_a_pods_restart_policy_becomes_the_compose_restart() -> None:
+    from mesh.export.common import Unit
+    from mesh.export.compose import _restart
+    from mesh.flow.spec import PodSpec
+    from mesh.runtime.config import PeaConfig
+
+    cfg = PeaConfig(name="p/0", pod="p", port_ctrl=50001)
+    assert _restart(Unit(name="p", kind="pea", config=cfg, image="i", pod=PodSpec(name="p"))) == "on-failure:5"
+    off = PodSpec(name="p", restart={"attempts": 0})
+    assert _restart(Unit(name="p", kind="pea", config=cfg, image="i", pod=off)) == "no"
+    assert _restart(Unit(name="gateway", kind="gateway", config=cfg, image="i")) == "on-failure"
