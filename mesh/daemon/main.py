@@ -10,6 +10,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mesh import __version__
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         from mesh.daemon.join import main as credentials_main
 
         return credentials_main(args[1:])
+    if args[:1] == ["token"]:
+        return _token_command(args[1:])
     try:
         settings = load_settings(argv)
     except SystemExit as exc:  # --help, --version, or a bad value (already printed)
@@ -86,13 +89,35 @@ def _locked_main(settings: Settings, lock: StateLock) -> int:
     _setup_logging(wiring.log_level)
     announce(access, host=settings.host, port=settings.port)
     try:
-        return _serve(wiring, lock)
+        return _serve(wiring, lock, token_file=access.path)
     except MeshError as exc:
         print(f"jinad: error: {exc.message}", file=sys.stderr)
         return 1
 
 
-def _serve(wiring: Wiring, lock: StateLock) -> int:
+def _token_command(argv: list[str]) -> int:
+    """``jinad token rotate [--state-dir DIR]``: a new edge token, taken by the running jinad
+    of that state dir within a second (its Flows keep running); printed once."""
+    import argparse
+
+    from mesh.daemon.settings import Settings
+    from mesh.http.tokens import rotate_token
+
+    parser = argparse.ArgumentParser(prog="jinad token", description=_token_command.__doc__)
+    parser.add_argument("action", choices=["rotate"])
+    parser.add_argument("--state-dir", type=Path, default=Settings.model_fields["state_dir"].default,
+                        help="the jinad's state dir (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if not args.state_dir.is_dir():
+        print(f"jinad: error: no state dir {args.state_dir}", file=sys.stderr)
+        return 2
+    token = rotate_token(args.state_dir)
+    print(f"the edge's new token (in {args.state_dir / 'edge-token'}, 0600; the old one is refused "
+          f"within a second):\n\n    {token}\n")
+    return 0
+
+
+def _serve(wiring: Wiring, lock: StateLock, *, token_file: Path | None = None) -> int:
     from mesh.daemon.node import Node
     from mesh.http.app import create_app
 
@@ -105,7 +130,7 @@ def _serve(wiring: Wiring, lock: StateLock) -> int:
     except BaseException:
         node.stop_broker()
         raise
-    app = create_app(**wiring.edge)
+    app = create_app(**wiring.edge, token_file=token_file)
     started = time.monotonic()
     host, port = wiring.server["host"], wiring.server["port"]
 

@@ -14,6 +14,7 @@ Timeouts (Sanic measures each from the last byte received or sent on the connect
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from sanic import Sanic
 from sanic_ext import Extend
@@ -35,7 +36,7 @@ def create_app(*, name: str, address: str, version: str, token: str | None,
                max_upload_bytes: int, default_lease_s: float, insecure: bool = False,
                spawn_timeout_s: float = 90.0, allow_uses: Sequence[str] = (),
                allow_images: Sequence[str] = (), no_uploads: bool = False,
-               no_metrics: bool = False) -> EdgeApp:
+               no_metrics: bool = False, token_file: Path | None = None) -> EdgeApp:
     """The edge; ``app.ctx.attach(EdgeServices(...))`` once the node has started."""
     policy = EdgePolicy(allow_uses=tuple(allow_uses), allow_images=tuple(allow_images),
                         no_uploads=no_uploads)
@@ -54,5 +55,5 @@ def create_app(*, name: str, address: str, version: str, token: str | None,
     for bp in (nodes.bp, flows.bp, export.bp, pods.bp, logs.bp, events.bp, metrics.bp, openapi.bp, ui.bp):
         app.blueprint(bp)
     install_error_handlers(app)
-    install_auth(app, token, insecure=insecure)
+    install_auth(app, token, insecure=insecure, token_file=token_file)
     return app

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+from pathlib import Path
 
 from sanic.response import HTTPResponse, json
 
 from mesh.http.context import EdgeApp, EdgeRequest
 from mesh.http.errors import error_response
-from mesh.http.tokens import parse_bearer
+from mesh.http.tokens import TokenSource, parse_bearer
 
 __all__ = ["COOKIE", "OPEN_PATHS", "install_auth", "is_open"]
 
@@ -34,14 +35,18 @@ def is_open(path: str) -> bool:
     return path in OPEN_PATHS or any(path == p or path.startswith(p + "/") for p in OPEN_PREFIXES)
 
 
-def install_auth(app: EdgeApp, token: str | None, *, insecure: bool = False) -> None:
-    _install_login(app, token)
+def install_auth(app: EdgeApp, token: str | None, *, insecure: bool = False,
+                 token_file: Path | None = None) -> None:
+    """``token_file``: where a stored or generated token lives; it is read again when it
+    changes (``jinad token rotate``)."""
     if not token:
+        _install_login(app, None)
         if insecure:
             logger.warning("the edge takes calls without a token (--insecure): anyone who reaches "
                            "it can run code on this node; use this on a trusted network only")
         return
-    expected = token.encode()
+    source = TokenSource(token, token_file)
+    _install_login(app, source)
 
     @app.on_request
     async def check_token(request: EdgeRequest) -> HTTPResponse | None:
@@ -49,7 +54,7 @@ def install_auth(app: EdgeApp, token: str | None, *, insecure: bool = False) -> 
             return None
         header = request.headers.get("authorization") or ""
         given = parse_bearer(header) if header else request.cookies.get(COOKIE)
-        if given is not None and hmac.compare_digest(given.encode(), expected):
+        if given is not None and hmac.compare_digest(given.encode(), source.current().encode()):
             return None
         why = "wrong" if header or given is not None else "missing"
         return error_response(401, "UnauthorizedError",
@@ -57,15 +62,14 @@ def install_auth(app: EdgeApp, token: str | None, *, insecure: bool = False) -> 
                               "Flow(token=...), JINAD_TOKEN)", headers={"WWW-Authenticate": "Bearer"})
 
 
-def _install_login(app: EdgeApp, token: str | None) -> None:
+def _install_login(app: EdgeApp, source: TokenSource | None) -> None:
     """``POST /ui/login`` (form field ``token``): the right token is set in the cookie."""
-    expected = token.encode() if token else None
 
     async def ui_login(request: EdgeRequest) -> HTTPResponse:
         given = request.form.get("token") if request.form else None
-        if expected is None:
+        if source is None:
             return json({"status_code": 200, "login": "no token needed"})
-        if not given or not hmac.compare_digest(given.encode(), expected):
+        if not given or not hmac.compare_digest(given.encode(), source.current().encode()):
             return error_response(401, "UnauthorizedError", "wrong token: give the edge's token "
                                   "(jinad --token, JINAD_TOKEN, or the state dir's edge-token)")
         response = json({"status_code": 200, "login": "ok"})

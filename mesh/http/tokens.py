@@ -14,10 +14,13 @@ import logging
 import os
 import secrets
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TOKEN_FILE", "EdgeAccess", "announce", "edge_access", "is_loopback", "parse_bearer"]
+__all__ = ["TOKEN_FILE", "EdgeAccess", "TokenSource", "announce", "edge_access", "is_loopback",
+           "parse_bearer", "rotate_token"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,3 +100,54 @@ def announce(access: EdgeAccess, *, host: str, port: int) -> None:
               file=sys.stderr, flush=True)
     elif access.source == "stored":
         logger.info("the edge needs the token kept in %s", access.path)
+
+
+class TokenSource:
+    """The token the edge requires now. One kept in the state dir (``edge-token``) is read
+    again when the file changes (looked at once a second at most), so that ``jinad token
+    rotate`` changes it without a restart: running Flows are not touched. A file that is
+    removed or emptied leaves the last token in force (never an open edge by accident)."""
+
+    CHECK_S = 1.0
+
+    def __init__(self, token: str, path: Path | None = None) -> None:
+        self._token, self.path = token, path
+        self._stamp = _stamp(path)
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def current(self) -> str:
+        if self.path is None or time.monotonic() - self._checked < self.CHECK_S:
+            return self._token
+        with self._lock:
+            self._checked = time.monotonic()
+            stamp = _stamp(self.path)
+            if stamp != self._stamp:
+                self._stamp = stamp
+                fresh = _read(self.path) if stamp is not None else None
+                if fresh and fresh != self._token:
+                    self._token = fresh
+                    logger.info("the edge's token changed (%s): the old one is refused now",
+                                self.path)
+        return self._token
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        st = path.stat() if path is not None else None
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size) if st is not None else None
+
+
+def rotate_token(state_dir: Path) -> str:
+    """A new token in ``state_dir/edge-token`` (0600, replaced atomically); the running jinad
+    of that state dir takes it within a second."""
+    path = state_dir / TOKEN_FILE
+    token = secrets.token_urlsafe(32)
+    tmp = path.with_name(f".{TOKEN_FILE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    os.replace(tmp, path)
+    return token

@@ -9,6 +9,8 @@ import datetime
 import ipaddress
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from mesh.daemon.settings import Settings
 from mesh.http.tokens import TOKEN_FILE
 from tests.fixtures.docker import walkthrough
 from tests.fixtures.jinad import JinadNode, pea_pids_of
+from tests.fixtures.waiting import wait_for
 from tests.integration.jinad_support import assert_clean, upload
 
 pytestmark = pytest.mark.integration
@@ -184,3 +187,34 @@ def test_no_uploads_refuses_a_flow_with_files(strict_node: JinadNode) -> None:
     r = upload(strict_node, _flow("- name: p", "  uses: _pass"))  # no files: fine
     assert r.status_code == 200, r.text
     strict_node.edge.delete_flow(r.json()["flow_id"])
+
+
+def test_the_generated_token_rotates_without_a_restart(jinad_factory: Any) -> None:
+    """`jinad token rotate` on the state dir: the running jinad refuses the old token within a
+    second or two and takes the new one; its process and its Flows keep running."""
+    node: JinadNode = jinad_factory(host="0.0.0.0", insecure=False)
+    old = (node.state_dir / TOKEN_FILE).read_text().strip()
+    created = requests.put(f"{node.url}/flow/yaml", headers={"Authorization": f"Bearer {old}"},
+                           files=[("yamlspec", ("f.yml", b"!Flow\nversion: 1\npods:\n  - name: p\n"))],
+                           timeout=60)
+    assert created.status_code == 200, created.text
+    flow = created.json()
+    out = subprocess.run([sys.executable, "-m", "mesh.daemon.main", "token", "rotate", "--state-dir",
+                          str(node.state_dir)], capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == 0, out.stderr
+    new = (node.state_dir / TOKEN_FILE).read_text().strip()
+    assert new != old and new in out.stdout
+    assert stat.S_IMODE((node.state_dir / TOKEN_FILE).stat().st_mode) == 0o600
+
+    def status(token: str) -> int:
+        return requests.get(f"{node.url}/flows", headers={"Authorization": f"Bearer {token}"},
+                            timeout=5).status_code
+
+    wait_for(lambda: status(old) == 401, timeout_s=10, what="the old token refused")
+    assert status(new) == 200
+    served = requests.post(f"http://127.0.0.1:{flow['port_http']}/post/index",
+                           json={"data": ["still here"]}, timeout=30)
+    assert served.status_code == 200, served.text  # the Flow never stopped
+    assert node.proc.poll() is None
+    requests.delete(f"{node.url}/flow", params={"flow_id": flow["flow_id"]},
+                    headers={"Authorization": f"Bearer {new}"}, timeout=30)
