@@ -4,13 +4,11 @@ exited, restarted, failed, stopped), from its first one, wherever its Peas run."
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 import time
 from typing import Any
 
-from mesh.cli.jinad_args import add_edge_args, edge_client, edge_errors
+from mesh.cli.jinad_args import add_edge_args, edge_client
+from mesh.cli.logs_cmd import print_stream
 
 __all__ = ["format_event", "register", "run"]
 
@@ -31,20 +29,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def run(args: argparse.Namespace) -> int:
-    from mesh.cli.serve import signals_interrupt
-
     edge = edge_client(args)
-    show = (lambda ev: json.dumps(ev, ensure_ascii=False)) if args.json else format_event
-    with edge_errors(edge), signals_interrupt():
-        try:
-            for event in edge.events(args.id, follow=args.follow):
-                print(show(event), flush=True)
-        except KeyboardInterrupt:
-            return 0  # the way to stop --follow
-        except BrokenPipeError:  # `mesh events ... | head`
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 0
-    return 0
+    return print_stream(edge, lambda: edge.events(args.id, follow=args.follow), format_event,
+                        as_json=args.json)
 
 
 def format_event(ev: dict[str, Any]) -> str:

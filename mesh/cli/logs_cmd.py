@@ -6,12 +6,13 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from mesh.cli.jinad_args import add_edge_args, edge_client, edge_errors
 from mesh.logs import LEVEL_CHARS
 
-__all__ = ["format_record", "level_char", "register", "run"]
+__all__ = ["format_record", "level_char", "print_stream", "register", "run"]
 
 _CHAR_OF = {v: k for k, v in LEVEL_CHARS.items()}
 
@@ -33,17 +34,25 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def run(args: argparse.Namespace) -> int:
+    edge = edge_client(args)
+    return print_stream(edge, lambda: edge.logs(args.id, pod=args.pod, follow=args.follow),
+                        format_record, as_json=args.json)
+
+
+def print_stream(edge: Any, records: Callable[[], Iterable[dict[str, Any]]],
+                 show: Callable[[dict[str, Any]], str], *, as_json: bool) -> int:
+    """Print each record of a stream of the edge (one line each, or JSON lines) until it
+    ends, Ctrl-C (the way to stop --follow) or a closed pipe (``| head``)."""
     from mesh.cli.serve import signals_interrupt
 
-    edge = edge_client(args)
-    show = (lambda rec: json.dumps(rec, ensure_ascii=False)) if args.json else format_record
+    line = (lambda rec: json.dumps(rec, ensure_ascii=False)) if as_json else show
     with edge_errors(edge), signals_interrupt():
         try:
-            for rec in edge.logs(args.id, pod=args.pod, follow=args.follow):
-                print(show(rec), flush=True)
+            for rec in records():
+                print(line(rec), flush=True)
         except KeyboardInterrupt:
-            return 0  # the way to stop --follow
-        except BrokenPipeError:  # `mesh logs ... | head`
+            return 0
+        except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
     return 0

@@ -19,7 +19,7 @@ import requests
 
 from mesh.net.ports import free_port
 from tests.container.support import IMAGE, LABEL
-from tests.fixtures.docker import REPO, compose_command, wait_alive, walkthrough
+from tests.fixtures.docker import REPO, compose_command, of_compose_project, wait_alive, walkthrough
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.container
@@ -58,15 +58,6 @@ class Stack:
         return proc.stdout[-6000:]
 
 
-def _of_project(client: Any, project: str) -> dict[str, list[str]]:
-    label = f"com.docker.compose.project={project}"
-    return {
-        "containers": [c.name for c in client.containers.list(all=True, filters={"label": label})],
-        "networks": [n.name for n in client.networks.list(filters={"label": label})],
-        "volumes": [v.name for v in client.volumes.list(filters={"label": label})],
-    }
-
-
 @pytest.fixture
 def stack(docker_engine: Any) -> Iterator[Stack]:
     project = f"meshdeploy{secrets.token_hex(4)}"
@@ -85,7 +76,7 @@ def stack(docker_engine: Any) -> Iterator[Stack]:
         try:
             s.compose("down", "-v", "--remove-orphans", "-t", "20")
         finally:
-            left = _of_project(docker_engine, project)
+            left = of_compose_project(docker_engine, project)
             for name in left["containers"]:
                 docker_engine.containers.get(name).remove(force=True)
 
@@ -132,7 +123,7 @@ def test_compose_stack_runs_the_seed_walkthrough_and_leaves_nothing(
         what="every node to report no Peas")
 
     stack.compose("down", "-v", "--remove-orphans", "-t", "20")
-    assert _of_project(docker_engine, stack.project) == {"containers": [], "networks": [],
+    assert of_compose_project(docker_engine, stack.project) == {"containers": [], "networks": [],
                                                          "volumes": []}
     # and no Pea container of this stack's nodes (its pods are processes: none may be made)
     after = docker_engine.containers.list(all=True, filters={"label": LABEL})

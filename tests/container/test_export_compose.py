@@ -17,7 +17,7 @@ import requests
 from mesh.cli.main import main
 from mesh.net.ports import free_port
 from tests.container.support import IMAGE, write_tagger
-from tests.fixtures.docker import compose_command
+from tests.fixtures.docker import compose_command, of_compose_project
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.container
@@ -60,15 +60,6 @@ class Exported:
         return out
 
 
-def _of_project(client: Any, project: str) -> dict[str, list[str]]:
-    label = f"com.docker.compose.project={project}"
-    return {
-        "containers": [c.name for c in client.containers.list(all=True, filters={"label": label})],
-        "networks": [n.name for n in client.networks.list(filters={"label": label})],
-        "volumes": [v.name for v in client.volumes.list(filters={"label": label})],
-    }
-
-
 @pytest.fixture
 def exported(docker_engine: Any, tmp_path: Path) -> Iterator[Exported]:
     write_tagger(tmp_path / "exec")
@@ -88,7 +79,7 @@ def exported(docker_engine: Any, tmp_path: Path) -> Iterator[Exported]:
         try:
             stack.compose("down", "-v", "--remove-orphans", "-t", "10")
         finally:
-            left = _of_project(docker_engine, stack.project)
+            left = of_compose_project(docker_engine, stack.project)
             for name in left["containers"]:
                 docker_engine.containers.get(name).remove(force=True)
             assert left == {"containers": [], "networks": [], "volumes": []}, left
@@ -115,7 +106,7 @@ def test_exported_compose_stack_answers_and_down_leaves_nothing(exported: Export
     for doc in docs:  # then by pod second
         assert doc["tags"]["pods"] == ["second"]
         assert doc["tags"]["dockerenv"] is True
-    containers = _of_project(docker_engine, exported.project)["containers"]
+    containers = of_compose_project(docker_engine, exported.project)["containers"]
     assert len(containers) == 6  # gateway, head, 2 replicas, tail, second
     def healthy() -> bool:
         states = [docker_engine.containers.get(n).attrs["State"].get("Health", {}).get("Status")
