@@ -72,19 +72,21 @@ class EdgePolicy:
                 detail={"rule": "no_uploads", "files": names[:50]})
 
     def _check_uses(self, pod: str, field: str, uses: str) -> None:
-        if not self.allow_uses or _builtin(uses) or _matches(uses, self.allow_uses):
-            return
-        raise ForbiddenError(
-            f"pod {pod!r}: {field}={uses!r} matches none of this node's --allow-uses patterns "
-            f"({' '.join(self.allow_uses)})",
-            detail={"pod": pod, "field": field, "value": uses, "rule": "allow_uses",
-                    "patterns": list(self.allow_uses)})
+        if not _builtin(uses):  # the node's own code always passes
+            _check_allowed(pod, field, uses, self.allow_uses, "allow_uses")
 
     def _check_image(self, pod: str, image: str, *, field: str = "image") -> None:
-        if not self.allow_images or _matches(image, self.allow_images):
-            return
-        raise ForbiddenError(
-            f"pod {pod!r}: {field}={image!r} matches none of this node's --allow-images patterns "
-            f"({' '.join(self.allow_images)})",
-            detail={"pod": pod, "field": field, "value": image, "rule": "allow_images",
-                    "patterns": list(self.allow_images)})
+        _check_allowed(pod, field, image, self.allow_images, "allow_images")
+
+
+def _check_allowed(pod: str, field: str, value: str, patterns: tuple[str, ...], rule: str) -> None:
+    """A 403 naming the pod, field, value and rule when ``value`` matches none of ``patterns``
+    (no patterns: everything is allowed)."""
+    if not patterns or _matches(value, patterns):
+        return
+    flag = "--" + rule.replace("_", "-")
+    raise ForbiddenError(
+        f"pod {pod!r}: {field}={value!r} matches none of this node's {flag} patterns "
+        f"({' '.join(patterns)})",
+        detail={"pod": pod, "field": field, "value": value, "rule": rule,
+                "patterns": list(patterns)})
