@@ -40,7 +40,7 @@ class User:
 
     @property
     def inbox_prefix(self) -> str:
-        prefix = inbox_prefix(self.user)
+        prefix = inbox_prefix(self.user, role=self.role, node=self.node)
         assert prefix is not None, self.user  # names are made of tokens (see Credentials)
         return prefix
 

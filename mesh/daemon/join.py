@@ -3,13 +3,17 @@
     jinad credentials add-node NAME [--rotate]   a node user and an edge user for machine NAME;
                                                  prints the command that machine runs to join
     jinad credentials remove USER...             drop users (their connections are closed)
-    jinad credentials rotate USER...             new passwords (prints them)
+    jinad credentials rotate USER...             new passwords (prints them); this jinad's
+                                                 own users: a new pair it switches to live
+    jinad credentials use --nats-user ...        on a machine that joined: its running jinad
+                                                 logs in as the new users (no restart)
     jinad credentials list                       users, roles, nodes (no passwords)
     jinad credentials url USER                   this broker's URL with USER's password in it
                                                  (nats sub -s "$(jinad credentials url logs)" ...)
 
 Each change rewrites the broker's users file and reloads the running broker with SIGHUP
-(no restart: Flows keep running), then proves it by logging in as the new user.
+(no restart: Flows keep running), then proves it by logging in as the new user. A running
+jinad changes the users it logs in as through mesh/daemon/logins.py.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shlex
 import signal
 import sys
@@ -31,7 +36,8 @@ import nats.errors
 from mesh.agents.reconcile import brokers_on
 from mesh.daemon.credentials import Credentials, User
 from mesh.daemon.embedded import is_loopback
-from mesh.daemon.lock import holder
+from mesh.daemon.lock import holder, is_held
+from mesh.daemon.logins import Login, LoginFile, write_logins
 from mesh.daemon.settings import Settings
 from mesh.errors import (
     BadRequestError,
@@ -46,6 +52,7 @@ from mesh.events.kv import validate_key
 __all__ = ["join_command", "main"]
 
 _PROVE_S = 5.0
+_SWITCH_S = 30.0  # a reconnect takes ~2 s (nats-py waits before retrying the same server)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,9 +74,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="NAME has users already: add a second pair (then remove the old one)")
     rm = sub.add_parser("remove", help="remove users; the broker closes their connections")
     rm.add_argument("users", nargs="+")
-    rot = sub.add_parser("rotate", help="new passwords for users (this jinad's own: while it "
-                         "is stopped)")
+    rot = sub.add_parser("rotate", help="new passwords for users; this jinad's own users are "
+                         "replaced by a new pair that the running jinad switches to")
     rot.add_argument("users", nargs="+")
+    use = sub.add_parser("use", help="on a machine that joined: the running jinad of the state "
+                         "dir logs in as these users from now on, without a restart")
+    for flag, env in (("--nats-user", "JINAD_NATS_USER"), ("--nats-password", "JINAD_NATS_PASSWORD"),
+                      ("--nats-edge-user", "JINAD_NATS_EDGE_USER"),
+                      ("--nats-edge-password", "JINAD_NATS_EDGE_PASSWORD")):
+        use.add_argument(flag, default=os.environ.get(env), help=f"(env {env})")
     sub.add_parser("list", help="the users, their roles and nodes")
     url = sub.add_parser("url", help="this machine's URL of the broker, logged in as USER")
     url.add_argument("user")
@@ -85,6 +98,9 @@ def main(argv: list[str]) -> int:
             print(remove(args.state_dir, args.users))
         elif args.command == "rotate":
             print(rotate(args.state_dir, args.users))
+        elif args.command == "use":
+            print(use(args.state_dir, node=_pair(args.nats_user, args.nats_password, "--nats"),
+                      edge=_pair(args.nats_edge_user, args.nats_edge_password, "--nats-edge")))
         elif args.command == "url":
             print(login_url(args.state_dir, args.user))
         else:
@@ -114,6 +130,11 @@ def add_node(state_dir: Path, name: str, *, rotate: bool = False) -> str:
     if running:
         asyncio.run(_prove(broker["nats_local"], node))
     text = f"node {name} joins the mesh with:\n  {join_command(broker['nats_url'], name, node, edge)}"
+    if rotate:
+        old = sorted(u.user for u in Credentials(state_dir).users()
+                     if u.node == name and u.user not in (node.user, edge.user))
+        text += (f"\nor, with no restart, on the running {name}:\n  {use_command(node, edge)}"
+                 f"\nthen here: jinad credentials remove {' '.join(old)}")
     if not running:
         text += "\n(the broker is not running: the users take effect when jinad starts)"
     if is_loopback(broker["nats_url"].split("//", 1)[1].rsplit(":", 1)[0]):
@@ -147,9 +168,67 @@ def join_command(url: str, name: str, node: User, edge: User) -> str:
                        "--nats-edge-password", edge.password])
 
 
+def _pair(user: str | None, password: str | None, flag: str) -> Login:
+    if not user or not password:
+        raise BadRequestError(f"name the new user and its password: {flag}-user USER "
+                              f"{flag}-password PASSWORD (or their JINAD_ variables)")
+    return Login(user=user, password=password)
+
+
+def _in_use(state_dir: Path) -> set[str]:
+    """The users the jinad of ``state_dir`` logs in as (and the log reader)."""
+    info = holder(state_dir)
+    users = set(((info.get("nats_login") or {}).get("users") or {}).values()) - {None}
+    return users | Credentials(state_dir).mine(str(info.get("name", "")))
+
+
+def use(state_dir: Path, *, node: Login, edge: Login) -> str:
+    """The running jinad of ``state_dir`` logs in as ``node`` and ``edge`` (it proves them
+    first); returns once it has, or raises what kept it from it."""
+    if not is_held(state_dir):
+        raise BadRequestError(f"no jinad runs on state dir {state_dir}: start it with the new "
+                              "users (--nats-user ... --nats-edge-user ...) instead")
+    info = holder(state_dir)
+    if info.get("nats_local"):
+        raise BadRequestError(f"the jinad of {state_dir} runs the mesh's broker: rotate its own "
+                              "users with `jinad credentials rotate node-NAME edge-NAME` there")
+    before = (info.get("nats_login") or {}).get("users") or {}
+    if not before.get("node") or not before.get("edge"):
+        raise BadRequestError(f"the jinad of {state_dir} logs in without NATS users (a token or "
+                              "a creds file): restart it with the new credentials instead")
+    users = _switch(state_dir, LoginFile(node=node, edge=edge, replaces=before))
+    return (f"the jinad of {state_dir} logs in as {users['node']} and {users['edge']} now, its "
+            f"Flows untouched; on the broker's machine, remove the old users:\n"
+            f"  jinad credentials remove {before['node']} {before['edge']}")
+
+
+def _switch(state_dir: Path, logins: LoginFile) -> dict[str, str]:
+    """Hand ``logins`` to the running jinad of ``state_dir`` and wait until it has taken
+    them (the users it now holds) or refused them (UnavailableError with its reason)."""
+    logins = logins.model_copy(update={"id": secrets.token_hex(8)})
+    write_logins(state_dir, logins)
+    deadline = time.monotonic() + _SWITCH_S
+    while time.monotonic() < deadline:
+        done = holder(state_dir).get("nats_login") or {}
+        if done.get("id") == logins.id:
+            if done.get("error"):
+                raise UnavailableError(f"the jinad of {state_dir} kept its users: "
+                                       f"{done['error']}", detail={"users": done.get("users")})
+            return dict(done["users"])
+        time.sleep(0.1)  # the jinad looks at the file once a second
+    raise UnavailableError(f"the jinad of {state_dir} did not take the new users within "
+                           f"{_SWITCH_S:g} s (is it the jinad that runs there?)")
+
+
+def use_command(node: User, edge: User) -> str:
+    return shlex.join(["jinad", "credentials", "use", "--nats-user", node.user, "--nats-password",
+                       node.password, "--nats-edge-user", edge.user, "--nats-edge-password",
+                       edge.password])
+
+
 def remove(state_dir: Path, users: list[str]) -> str:
     creds = Credentials(state_dir)
-    kept = sorted(set(users) & creds.mine(str(holder(state_dir).get("name", ""))))
+    kept = sorted(set(users) & _in_use(state_dir))
     if kept:
         raise BadRequestError(f"{', '.join(kept)}: used by the jinad of {state_dir} itself")
     gone = creds.remove(users)
@@ -159,16 +238,51 @@ def remove(state_dir: Path, users: list[str]) -> str:
 
 
 def rotate(state_dir: Path, users: list[str]) -> str:
-    """New passwords; this jinad's own users only while it is stopped (it holds the old)."""
+    """New passwords. The running jinad's own node and edge users (it holds their passwords)
+    are replaced instead, as a pair, by two new users it switches to while running."""
     creds = Credentials(state_dir)
-    running = bool(brokers_on(state_dir / "nats"))
-    kept = sorted(set(users) & creds.mine(str(holder(state_dir).get("name", ""))) - {"logs"})
-    if kept and running:
-        raise BadRequestError(f"{', '.join(kept)}: used by the running jinad of {state_dir}; "
-                              "stop it first (it reads the new passwords when it starts)")
+    own = set(users) & _in_use(state_dir) - {"logs"}
+    if own and is_held(state_dir) and brokers_on(state_dir / "nats"):
+        if own != set(users) - {"logs"}:
+            raise BadRequestError(f"rotate the running jinad's own users ({', '.join(sorted(own))}) "
+                                  "in a command of their own")
+        text = _rotate_own(state_dir)
+        others = [u for u in users if u == "logs"]
+        return text + ("\n" + _new_passwords(creds, others) if others else "")
+    return _new_passwords(creds, users)
+
+
+def _new_passwords(creds: Credentials, users: list[str]) -> str:
     changed = creds.rotate(users)
-    _reload(state_dir)
+    _reload(creds.state_dir)
     return "\n".join(f"{u.user}\t{u.password}" for u in changed)
+
+
+def _rotate_own(state_dir: Path) -> str:
+    """A new node and edge user for the running jinad (the broker takes them), which logs in
+    as them; then its old users are removed. Its Flows and Peas keep running throughout."""
+    info = holder(state_dir)
+    name, local = str(info.get("name", "")), str(info.get("nats_local", ""))
+    before = (info.get("nats_login") or {}).get("users") or {}
+    creds = Credentials(state_dir)
+    node, edge = creds.add_node(name, rotate=True)
+    _reload(state_dir)
+    try:
+        asyncio.run(_prove(local, node))
+        asyncio.run(_prove(local, edge))
+        users = _switch(state_dir, LoginFile(node=Login(user=node.user, password=node.password),
+                                             edge=Login(user=edge.user, password=edge.password),
+                                             replaces=before))
+    except BaseException:  # the new users go again, but for one the jinad took after all
+        held = ((holder(state_dir).get("nats_login") or {}).get("users") or {}).values()
+        creds.remove([u.user for u in (node, edge) if u.user not in held])
+        _reload(state_dir)
+        raise
+    old = [u for u in (before.get("node"), before.get("edge")) if u and u not in users.values()]
+    creds.remove(old)
+    _reload(state_dir)
+    return (f"the jinad of {state_dir} logs in as {users['node']} and {users['edge']} now, its "
+            f"Flows untouched; {', '.join(old)} removed")
 
 
 def _reload(state_dir: Path) -> bool:

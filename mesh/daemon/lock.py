@@ -18,7 +18,7 @@ from typing import Any
 
 from mesh.errors import ConflictError
 
-__all__ = ["LOCK_FILE", "StateDirInUse", "StateLock", "holder"]
+__all__ = ["LOCK_FILE", "StateDirInUse", "StateLock", "holder", "is_held"]
 
 LOCK_FILE = "jinad.lock"
 
@@ -34,6 +34,21 @@ def holder(state_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def is_held(state_dir: Path) -> bool:
+    """A jinad runs on ``state_dir`` now (it holds the lock)."""
+    try:
+        fd = os.open(state_dir / LOCK_FILE, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # (closing the file gives back a lock taken just now)
+    return False
 
 
 class StateLock:

@@ -121,7 +121,7 @@ def _serve(wiring: Wiring, lock: StateLock, *, token_file: Path | None = None) -
     from mesh.daemon.node import Node
     from mesh.http.app import create_app
 
-    node = Node(wiring)
+    node = Node(wiring, record=lock.record)
     node.start_broker()
     if node.embedded is not None:  # for `jinad credentials` (the URL others join)
         lock.record(nats_url=node.embedded.join_url, nats_local=node.embedded.url)

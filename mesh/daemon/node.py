@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from mesh.agents.agent import Agent
 from mesh.daemon.broker import NatsServer
 from mesh.daemon.embedded import EmbeddedBroker
 from mesh.daemon.instance import check_name, instance_key
+from mesh.daemon.logins import LoginFile, LoginWatcher, at_start
 from mesh.daemon.roles import Role, inbox_prefix
 from mesh.daemon.settings import Settings
 from mesh.events import subjects
@@ -34,6 +36,8 @@ from mesh.http.logreader import LogReader
 from mesh.scheduler.deployer import Deployer
 
 __all__ = ["Node", "Wiring", "advertised_address", "wire"]
+
+ROLE_PAIR: tuple[Role, Role] = ("edge", "node")  # a jinad's two connections, edge first
 
 logger = logging.getLogger("jinad")
 
@@ -103,9 +107,18 @@ def wire(settings: Settings, *, version: str) -> Wiring:
     )
 
 
+def _no_record(**info: Any) -> None:
+    pass
+
+
 class Node:
-    def __init__(self, wiring: Wiring) -> None:
+    def __init__(self, wiring: Wiring, *, record: Callable[..., None] = _no_record) -> None:
+        """``record(**info)`` keeps what ``jinad credentials`` reads about this jinad (its
+        lock file: :meth:`mesh.daemon.lock.StateLock.record`)."""
         self.wiring = wiring
+        self.record = record
+        self._options: dict[Role, dict[str, Any]] = {}  # Bus.connect's login, per connection
+        self._logins: LoginWatcher | None = None
         self.address = wiring.address
         self.nats: NatsServer | None = None
         self.embedded: EmbeddedBroker | None = None
@@ -129,7 +142,10 @@ class Node:
     def start_broker(self) -> None:
         """Start the embedded nats-server (with its users, and a keeper that restarts it)
         when no broker URL is configured."""
+        state_dir = self.wiring.agent["state_dir"]
         if self.wiring.nats_url:
+            self._options = {"node": at_start(state_dir, "node", self.wiring.bus),
+                             "edge": at_start(state_dir, "edge", self.wiring.edge_bus)}
             return
         if self.wiring.bus.get("user") or self.wiring.bus.get("creds"):
             logger.warning("--nats-user/--nats-creds are for a broker given with --nats; the "
@@ -139,13 +155,45 @@ class Node:
                                        address=self.address, **b)
         self.embedded.start()
         self.nats, self.nats_url = self.embedded.server, self.embedded.url
+        self._options = {"node": self.embedded.login("node"), "edge": self.embedded.login("edge")}
 
     def _login(self, role: Role) -> dict[str, Any]:
         """Bus.connect's credentials for this jinad's node or edge connection."""
-        if self.embedded is not None:
-            return self.embedded.login(role)
-        options = self.wiring.bus if role == "node" else self.wiring.edge_bus
-        return {**options, "inbox_prefix": inbox_prefix(options.get("user"))}
+        if not self._options:  # start_broker() not called (a Node used for its connections)
+            self._options = {"node": self.wiring.bus, "edge": self.wiring.edge_bus}
+        options = self._options[role]
+        return {**options, "inbox_prefix": inbox_prefix(options.get("user"), role=role,
+                                                        node=self.wiring.name)}
+
+    def _users(self) -> dict[str, str | None]:
+        return {role: self._options[role].get("user") for role in ROLE_PAIR}
+
+    async def switch_logins(self, logins: LoginFile) -> None:
+        """Log both connections in as the users of ``logins``, each proven first with a
+        connection of its own (a user the broker refuses leaves the old ones in use), and
+        record what came of it (mesh/daemon/logins.py)."""
+        assert self.bus is not None and self.edge_bus is not None, "node not started"
+        buses = {"node": self.bus, "edge": self.edge_bus}
+        try:
+            for role in ROLE_PAIR:
+                login = logins.login(role)
+                probe = await Bus.connect(self.nats_url, name=f"jinad-{self.wiring.name}-login",
+                                          **{**self._login(role), "user": login.user,
+                                             "password": login.password})
+                await probe.close()
+            for role in ROLE_PAIR:
+                login = logins.login(role)
+                await buses[role].relogin(login.user, login.password)
+                self._options[role] = {**self._options[role], "user": login.user,
+                                       "password": login.password}
+        except BusConnectError as exc:
+            logger.error("NATS users %s not taken: %s", ", ".join(logins.users().values()),
+                         exc.message)
+            self.record(nats_login={"id": logins.id, "users": self._users(),
+                                    "error": exc.message})
+            return
+        logger.info("this jinad logs in to NATS as %s now", ", ".join(logins.users().values()))
+        self.record(nats_login={"id": logins.id, "users": self._users(), "error": None})
 
     async def _connect(self, name: str, role: Role = "node") -> Bus:
         return await Bus.connect(self.nats_url, name=name, **self._login(role))
@@ -198,6 +246,10 @@ class Node:
         await self._agent.start()
         self._deployer = Deployer(bus=self.edge_bus, nodes=nodes, flows=flows, files=files,
                                   register=self._agent.heartbeat.beat, **self.wiring.deployer)
+        self.record(nats_login={"id": None, "users": self._users(), "error": None})
+        if self.bus.user is not None and self.edge_bus.user is not None:
+            self._logins = LoginWatcher(a["state_dir"], self.switch_logins)
+            self._logins.start()
 
     def edge_services(self) -> EdgeServices:
         """What the edge's handlers use, once started."""
@@ -208,6 +260,8 @@ class Node:
     async def stop(self) -> None:
         """Stop the agent, then drain both connections (closed at once while the broker is
         away: nothing is left to flush)."""
+        if self._logins is not None:
+            await self._logins.stop()
         if self._agent is not None:
             await self._agent.stop()
         for bus in (self.bus, self.edge_bus):

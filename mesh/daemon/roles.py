@@ -9,9 +9,12 @@
 - **logs**: subscribes ``jinad.logs.>`` and ``jinad.events.>`` and replays them from
   JetStream; nothing else.
 
-Replies: each user receives replies only under its own inbox prefix ``_INBOX.<user>``
-(:func:`inbox_prefix`; clients connect with it), so no role reads another's replies (KV
-values, spawn replies). A node answers a request without being allowed to publish on
+Replies: each identity receives replies only under its own inbox prefix (:func:`inbox_prefix`;
+clients connect with it), so no role reads another's replies (KV values, spawn replies). The
+identity of ``node-B`` is ``_INBOX.node-B``, and so is that of ``node-B-2``, the second user
+of the same node made while rotating: a connection keeps its inbox prefix across reconnects,
+so the jinad that switches users while it runs (mesh/daemon/logins.py) goes on receiving its
+replies there. A node answers a request without being allowed to publish on
 ``_INBOX.>`` at all: ``allow_responses`` lets it publish once to the reply subject of each
 message it received. JetStream's own answers come from the server.
 
@@ -38,11 +41,19 @@ _NODES, _FLOWS, _FILES = f"KV_{NODES_BUCKET}", f"KV_{FLOWS_BUCKET}", f"OBJ_{FILE
 _API = "$JS.API"
 
 
-def inbox_prefix(user: str | None) -> str | None:
-    """``_INBOX.<user>`` for a user name that is one subject token, else None (the default
-    ``_INBOX``; an operator's broker that allows ``_INBOX.>`` takes both)."""
+def inbox_prefix(user: str | None, *, role: Role | None = None,
+                 node: str | None = None) -> str | None:
+    """``_INBOX.<identity>`` for a user name that is one subject token, else None (the default
+    ``_INBOX``; an operator's broker that allows ``_INBOX.>`` takes both). The identity is the
+    user, except that the users ``<role>-<node>-<n>`` made while rotating share the identity
+    ``<role>-<node>`` of the first."""
     if not user:
         return None
+    if role in ("node", "edge") and node:
+        base = f"{role}-{node}"
+        suffix = user.removeprefix(f"{base}-")
+        if user == base or (suffix != user and suffix.isdigit()):
+            user = base
     try:
         subjects.validate_token(user)
     except ValueError:
@@ -116,7 +127,7 @@ def permissions(role: Role, *, user: str, node: str | None = None) -> dict[str, 
         publish, subscribe = _edge()
     else:
         publish, subscribe = _logs()
-    inbox = inbox_prefix(user)
+    inbox = inbox_prefix(user, role=role, node=node)
     if inbox is None:
         raise ValueError(f"NATS user name {user!r} must be one subject token")
     perms: dict[str, Any] = {"publish": {"allow": _unique(publish)},

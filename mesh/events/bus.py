@@ -65,6 +65,8 @@ class Bus:
         self._tasks: set[asyncio.Task[None]] = set()  # handlers running as tasks of their own
         self._up = asyncio.Event()  # connected now (cleared while nats-py reconnects)
         self.signer: Signer | None = None  # signs commands sent with signed=True
+        self._login: dict[str, str] = {}  # user and password, when the connection has them
+        self._relogged = asyncio.Event()
 
     def __repr__(self) -> str:
         state = "connected" if self._nc.is_connected else "closed" if self._nc.is_closed else "down"
@@ -98,8 +100,13 @@ class Bus:
         if creds is not None:
             _require_nkeys()
         bus = cls(name=name, servers=servers)
+        if user is not None:
+            bus._login = {"user": user, "password": password or ""}
         options: dict[str, Any] = {
-            "servers": servers, "name": name, "user": user, "password": password, "token": token,
+            "servers": servers, "name": name, "token": token,
+            # read at each (re)connect, so that relogin() can change them
+            "user": bus._current_user if user is not None else None,
+            "password": bus._current_password if user is not None else None,
             "user_credentials": creds, "tls": _tls_context(tls_ca, tls_cert, tls_key),
             "connect_timeout": connect_timeout_s, "reconnect_time_wait": reconnect_wait_s,
             "max_reconnect_attempts": max_reconnects, "allow_reconnect": True,
@@ -151,6 +158,37 @@ class Bus:
         self._up.set()
         url = self._nc.connected_url
         logger.info("%s connected to %s", self.name, url.netloc if url else "?")
+
+    def _current_user(self) -> str:
+        return self._login["user"]
+
+    def _current_password(self) -> str:
+        return self._login["password"]
+
+    @property
+    def user(self) -> str | None:
+        """The NATS user this connection logs in as (None: a token, creds file or nobody)."""
+        return self._login.get("user")
+
+    async def relogin(self, user: str, password: str, *, timeout_s: float = 15.0) -> None:
+        """Log in again as ``user``: the connection reconnects at once with the new user and
+        password, and keeps its subscriptions, its inbox prefix and what it had not sent yet
+        (as after a broker restart). For rotating credentials while running; the new user
+        must be one the broker takes (BusConnectError when it is not back within
+        ``timeout_s``, the connection still trying)."""
+        if not self._login:
+            raise BusConnectError(f"{self.name} logs in without a user and password: nothing "
+                                  "to change", detail={"servers": self.safe_servers})
+        self._login = {"user": user, "password": password}
+        self._relogged.clear()
+        await self._nc.force_reconnect()
+        try:
+            await asyncio.wait_for(self._relogged.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            raise BusConnectError(
+                f"{self.name} did not reconnect as NATS user {user!r} within {timeout_s:g} s: "
+                f"{self._nc.last_error}", detail={"servers": self.safe_servers}) from None
+        logger.info("%s logs in as NATS user %s now", self.name, user)
 
     @property
     def nc(self) -> Client:
@@ -358,6 +396,7 @@ class Bus:
 
     async def _on_reconnected(self) -> None:
         self._up.set()
+        self._relogged.set()
         url = self._nc.connected_url
         logger.info("%s reconnected to %s", self.name, url.netloc if url else "?")
         for hook in self._reconnect_hooks:
@@ -410,8 +449,9 @@ def _is_refusal(exc: Exception) -> bool:
 
 
 def _who(options: dict[str, Any]) -> str:
-    if options.get("user"):
-        return f"user {options['user']!r}"
+    user = options.get("user")
+    if user:
+        return f"user {(user() if callable(user) else user)!r}"
     for key, what in (("token", "the token"), ("user_credentials", "the creds file")):
         if options.get(key):
             return what

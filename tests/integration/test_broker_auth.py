@@ -2,7 +2,8 @@
 generates (files 0600 in the state dir), and each user can do what its role needs and no
 more (a log reader reads logs, a node user serves its own node). A second machine joins
 with the command ``jinad credentials add-node`` prints, and a node user is rotated without
-stopping the broker or the Flows it carries."""
+stopping the broker or the Flows it carries: a joined node and the broker's own jinad switch
+to new users while they run."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ from mesh import Client, Document
 from mesh.daemon.credentials import AUTH_CONF, CREDENTIALS_FILE
 from mesh.daemon.instance import INSTANCE_FILE
 from mesh.daemon.lock import LOCK_FILE
+from mesh.daemon.roles import inbox_prefix
 from mesh.events import subjects
 from mesh.events.streams import replay_logs
 from mesh.flow.banner import private_addresses
-from tests.fixtures.jinad import JinadNode
+from tests.fixtures.jinad import JinadNode, pea_pids_of
 from tests.fixtures.waiting import async_wait_for, wait_for
 from tests.integration.jinad_support import put_flow
 
@@ -84,7 +86,8 @@ def _login(flags: list[str], role: str) -> dict[str, str]:
     key = "--nats-user" if role == "node" else "--nats-edge-user"
     user = flags[flags.index(key) + 1]
     password = flags[flags.index(key.replace("user", "password")) + 1]
-    return {"user": user, "password": password, "inbox_prefix": f"_INBOX.{user}"}
+    return {"user": user, "password": password, "inbox_prefix": inbox_prefix(
+        user, role="node" if role == "node" else "edge", node=flags[flags.index("--name") + 1])}
 
 
 def _credentials(node: JinadNode, *args: str) -> subprocess.CompletedProcess[str]:
@@ -212,35 +215,96 @@ def test_a_node_joins_with_the_printed_command_and_runs_pods(jinad_factory: Any)
                                                                      "has NATS users already")
 
 
-async def test_rotating_a_node_user_keeps_the_broker_and_the_flows(jinad_factory: Any) -> None:
+async def test_a_joined_node_switches_users_while_its_flows_run(jinad_factory: Any) -> None:
+    """beta takes its second pair of users with `jinad credentials use`, as printed by
+    `add-node --rotate`, with no restart; then alpha removes the old pair. beta's Peas and
+    jinad live on, its Flow serves, and new pods go on beta and from beta's edge."""
     alpha: JinadNode = await asyncio.to_thread(jinad_factory, name="alpha")
-    flow = await asyncio.to_thread(put_flow, alpha, FWD_FLOW)
     first = await asyncio.to_thread(alpha.join_args, "beta")
     beta: JinadNode = await asyncio.to_thread(jinad_factory, name="beta", extra=first)
-    broker_pid = _broker_pid(alpha)
+    on_beta = await asyncio.to_thread(put_flow, alpha, _on(FWD_FLOW, "beta"))
+    peas, broker_pid = pea_pids_of(beta.proc.pid), _broker_pid(alpha)
+    assert peas
 
-    # 1. a second pair of users for beta; 2. beta restarts with it; 3. the old pair goes
     out = await asyncio.to_thread(_credentials, alpha, "add-node", "beta", "--rotate")
     assert out.returncode == 0, out.stderr
-    second = shlex.split(out.stdout.splitlines()[1])[1:]
-    assert _login(second, "node")["user"] == "node-beta-2"
-    beta.stop()
-    beta = await asyncio.to_thread(jinad_factory, name="beta", extra=second,
-                                   state_dir=beta.state_dir)
+    lines = out.stdout.splitlines()
+    assert _login(shlex.split(lines[1])[1:], "node")["user"] == "node-beta-2"
+    assert lines[2] == "or, with no restart, on the running beta:"
+    use = shlex.split(lines[3])
+    assert use[:3] == ["jinad", "credentials", "use"] and "edge-beta-2" in use
+    assert lines[4] == "then here: jinad credentials remove edge-beta node-beta"
+
+    # a password the broker refuses: beta says so in one line and keeps its users
+    wrong = [*use[3:-1], "not-the-password"]
+    refused = await asyncio.to_thread(_credentials, beta, "use", *wrong)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith("jinad: error: the jinad of ") and "kept its users" in \
+        refused.stderr and "edge-beta-2" in refused.stderr, refused.stderr
+
+    taken = await asyncio.to_thread(_credentials, beta, "use", *use[3:])
+    assert taken.returncode == 0, taken.stderr
+    assert "logs in as node-beta-2 and edge-beta-2 now" in taken.stdout, taken.stdout
+    assert "jinad credentials remove node-beta edge-beta" in taken.stdout
+    assert stat.S_IMODE((beta.state_dir / "nats-login.json").stat().st_mode) == 0o600
+
     old = _login(first, "node")
-    async with connected(alpha.nats_url(), **old) as holder:  # still valid until removed
-        out = await asyncio.to_thread(_credentials, alpha, "remove", old["user"],
-                                      _login(first, "edge")["user"])
-        assert out.returncode == 0 and "removed node-beta, edge-beta" in out.stdout, out.stderr
-        await async_wait_for(lambda: holder.nc.is_closed or not holder.nc.is_connected,
-                             timeout_s=5, what="the broker to close node-beta's connection")
+    out = await asyncio.to_thread(_credentials, alpha, "remove", "node-beta", "edge-beta")
+    assert out.returncode == 0 and "removed node-beta, edge-beta" in out.stdout, out.stderr
     assert "authorization violation" in await _refused_login(alpha.nats_url(), **old)
 
+    # beta was not among the connections the broker closed: it serves and takes commands
+    await asyncio.to_thread(_index, on_beta)
+    assert pea_pids_of(beta.proc.pid) == peas and beta.proc.poll() is None
+    second = await asyncio.to_thread(put_flow, alpha, _on(FWD_FLOW, "beta"))  # over node-beta-2
+    from_beta = await asyncio.to_thread(put_flow, beta, _on(FWD_FLOW, "alpha"))  # edge-beta-2
+    for flow in (second, from_beta):
+        await asyncio.to_thread(_index, flow)
     assert _broker_pid(alpha) == broker_pid  # reloaded, not restarted
-    await asyncio.to_thread(_index, flow)  # alpha's Flow served throughout
     assert {n["name"] for n in await asyncio.to_thread(alpha.edge.nodes)} == {"alpha", "beta"}
-    await asyncio.to_thread(alpha.edge.delete_flow, flow["flow_id"])
+    for flow in (on_beta, second, from_beta):
+        await asyncio.to_thread(alpha.edge.delete_flow, flow["flow_id"])
     _no_violations(alpha, beta)
+
+    # started again with the flags it had before, beta logs in as the users that replaced them
+    beta.stop()
+    beta = await asyncio.to_thread(jinad_factory, name="beta", extra=first,
+                                   state_dir=beta.state_dir)
+    assert "logs in as node-beta-2" in beta.log() and "took over from node-beta" in beta.log()
+    flow = await asyncio.to_thread(put_flow, alpha, _on(FWD_FLOW, "beta"))
+    await asyncio.to_thread(_index, flow)
+    await asyncio.to_thread(alpha.edge.delete_flow, flow["flow_id"])
+
+
+async def test_the_brokers_own_jinad_switches_to_new_users_while_its_flows_run(
+        jinad_node: JinadNode) -> None:
+    """`jinad credentials rotate node-X edge-X` on the running jinad X: a new pair of users,
+    which X logs in as, then the old pair removed; X's Flow and Peas run throughout."""
+    name = jinad_node.name
+    flow = await asyncio.to_thread(put_flow, jinad_node, FWD_FLOW)
+    peas, broker_pid = pea_pids_of(jinad_node.proc.pid), _broker_pid(jinad_node)
+    old = jinad_node.nats_login("node")
+    out = await asyncio.to_thread(_credentials, jinad_node, "rotate", f"node-{name}",
+                                  f"edge-{name}")
+    assert out.returncode == 0, out.stderr
+    assert f"logs in as node-{name}-2 and edge-{name}-2 now" in out.stdout, out.stdout
+    assert f"node-{name}, edge-{name} removed" in out.stdout or \
+        f"edge-{name}, node-{name} removed" in out.stdout, out.stdout
+    users = (await asyncio.to_thread(_credentials, jinad_node, "list")).stdout.split()
+    assert f"node-{name}-2" in users and f"node-{name}" not in users
+    assert "authorization violation" in await _refused_login(jinad_node.nats_url(), **old)
+
+    await asyncio.to_thread(_index, flow)
+    assert pea_pids_of(jinad_node.proc.pid) == peas and _broker_pid(jinad_node) == broker_pid
+    again = await asyncio.to_thread(put_flow, jinad_node, FWD_FLOW)
+    await asyncio.to_thread(_index, again)
+    for f in (flow, again):
+        await asyncio.to_thread(jinad_node.edge.delete_flow, f["flow_id"])
+    _no_violations(jinad_node)
+
+
+def _on(flow_yaml: str, node: str) -> str:
+    return flow_yaml.replace("_logforward\n", f"_logforward\n    host: {node}\n")
 
 
 def _broker_pid(node: JinadNode) -> int:
@@ -274,7 +338,8 @@ async def test_the_log_reader_gets_a_new_password_while_everything_runs(
         await reader.nc.subscribe(subjects.LOGS_ALL)
         await reader.nc.flush()
         assert not reader.errors
-    # this jinad's own users only while it is stopped: it holds their passwords
-    own = await asyncio.to_thread(_credentials, jinad_node, "rotate", f"node-{jinad_node.name}")
-    assert own.returncode == 1 and "stop it first" in own.stderr
+    # this jinad's own node user with another one's: refused (it rotates its own as a pair)
+    mixed = await asyncio.to_thread(_credentials, jinad_node, "rotate", f"node-{jinad_node.name}",
+                                    "node-nobody")
+    assert mixed.returncode == 1 and "in a command of their own" in mixed.stderr, mixed.stderr
     assert await asyncio.to_thread(jinad_node.edge.nodes)  # still in the mesh

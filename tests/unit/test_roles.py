@@ -47,8 +47,18 @@ def test_an_edge_commands_and_a_log_reader_reads() -> None:
                for s in logs["publish"]["allow"])
 
 
-def test_inbox_prefixes_are_per_user() -> None:
+def test_inbox_prefixes_are_per_identity() -> None:
     assert inbox_prefix("node-a") == "_INBOX.node-a"
+    # the users made while rotating keep the first one's inbox, and only theirs
+    assert inbox_prefix("node-a-2", role="node", node="a") == "_INBOX.node-a"
+    assert inbox_prefix("edge-a-13", role="edge", node="a") == "_INBOX.edge-a"
+    assert inbox_prefix("node-a-2", role="node", node="a-2") == "_INBOX.node-a-2"
+    assert inbox_prefix("node-a-x", role="node", node="a") == "_INBOX.node-a-x"
+    assert inbox_prefix("node-a-2", role="edge", node="a") == "_INBOX.node-a-2"
+    assert inbox_prefix("logs-2", role="logs") == "_INBOX.logs-2"
+    second = permissions("node", user="node-a-2", node="a")
+    assert "_INBOX.node-a.>" in second["subscribe"]["allow"]
+    assert not any(s.startswith("_INBOX.node-a-2") for s in second["subscribe"]["allow"])
     assert inbox_prefix(None) is None and inbox_prefix("a.b") is None  # not one token
     with pytest.raises(ValueError, match="one subject token"):
         permissions("logs", user="two words")
