@@ -30,8 +30,10 @@ def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo,
             + "; ".join(f"{n.name} {n.labels or '{}'}" for n in nodes),
             detail={"pod": pod.name, "constraint": {"labels": pod.labels}})
     extra = pending or {}
+    # the fewest Peas per core; on a tie the node that took the Flow (the gateway runs there:
+    # one hop less), then the lower load, then the name: never the moment's load alone
     return min(candidates, key=lambda n: ((n.peas + extra.get(n.name, 0)) / max(n.cpu_count, 1),
-                                          n.load1, n.name))
+                                          n.name != here.name, n.load1, n.name))
 
 
 def pea_count(pod: PodSpec) -> int:

@@ -26,6 +26,14 @@ def test_the_least_loaded_node_of_this_protocol_is_chosen() -> None:
     assert ineligible(busy) is None
 
 
+def test_a_tie_goes_to_the_node_that_took_the_flow_whatever_the_load() -> None:
+    here, other = _node("a", peas=1), _node("bb", peas=1)
+    here.load1, other.load1 = 1.5, 0.1  # one machine's load, sampled at two moments
+    assert choose_node(PodSpec(name="p"), [other, here], here=here).name == "a"
+    other.peas = 0
+    assert choose_node(PodSpec(name="p"), [other, here], here=here).name == "bb"
+
+
 def test_a_pod_that_only_fits_nodes_of_another_protocol_is_a_409() -> None:
     here, old = _node("a"), _node("bb", protocol=PROTOCOL - 1, gpu="1")
     with pytest.raises(ConflictError, match="another mesh protocol") as err:
