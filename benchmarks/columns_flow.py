@@ -146,6 +146,11 @@ def run(ctx: Context, name: str) -> None:
         times.update(_interleaved({**ray, "ray_raw": passes["raw"]}, rounds))
     _emit(ctx, name, times, pass_bytes, rounds, skipped)
     _emit_singles(ctx, name, mesh_single, raw_single)
+    if ray:
+        from benchmarks import ray_pipeline
+
+        ray_single, raw_again = _ray_singles(ray_pipeline.single(DIM), sock, samples)
+        _emit_ray_singles(ctx, name, ray_single, raw_again, mesh_single, raw_single)
 
 
 def _emit(ctx: Context, name: str, times: dict[str, list[float]], pass_bytes: dict[str, int],
@@ -164,6 +169,42 @@ def _emit(ctx: Context, name: str, times: dict[str, list[float]], pass_bytes: di
         "rounds_ratio": [round(r, 3) for r in ratios], "target": ">= 0.25"})
     if ray_skipped:
         ctx.report.emit(name, "ray_skipped", None, None, params={"reason": ray_skipped})
+
+
+def _ray_singles(send: Callable[[], None], sock: zmq.Socket,
+                 samples: int) -> tuple[list[float], list[float]]:
+    """Ray's single-Document latency, sample by sample interleaved with the raw chain's."""
+    frames = Request.new(ENDPOINT, [Document(text="single", embedding=np.ones(DIM, dtype=np.float32))]).to_frames()
+    ray_s, raw_s = [], []
+    for i in range(samples):
+        for which in ("ray", "raw") if i % 2 == 0 else ("raw", "ray"):
+            t0 = time.perf_counter()
+            if which == "ray":
+                send()
+                ray_s.append(time.perf_counter() - t0)
+            else:
+                sock.send_multipart(frames)
+                if not sock.poll(TIMEOUT_MS):
+                    raise TimeoutError("the raw chain did not answer")
+                sock.recv_multipart()
+                raw_s.append(time.perf_counter() - t0)
+    return ray_s, raw_s
+
+
+def _emit_ray_singles(ctx: Context, name: str, ray_s: list[float], raw_again: list[float],
+                      mesh_s: list[float], raw_s: list[float]) -> None:
+    """Ray's p50 beside the chain's in its own phase; ours to Ray's through the chain, the
+    one side both phases share (mesh/raw over ray/raw), as the phases run minutes apart."""
+    ray, raw2 = summary_ms(ray_s), summary_ms(raw_again)
+    mesh, raw = summary_ms(mesh_s), summary_ms(raw_s)
+    params = {"dim": DIM, "samples": len(ray_s), "interleaved": "sample by sample with the chain"}
+    ctx.report.emit(name, "ray_single_latency_p50_ms", ray["p50"], "ms", limit=raw2["p50"],
+                    params={**params, "p99_ms": round(ray["p99"], 3),
+                            "raw_p50_ms_same_phase": round(raw2["p50"], 3)})
+    ctx.report.emit(name, "single_p50_to_ray", (mesh["p50"] / raw["p50"]) / (ray["p50"] / raw2["p50"]),
+                    None, params={**params, "what": "(mesh / raw) / (ray / raw), p50s",
+                                  "raw_to_ray": round(raw2["p50"] / ray["p50"], 3),
+                                  "target": "<= 1/3"})
 
 
 def _emit_singles(ctx: Context, name: str, mesh_s: list[float], raw_s: list[float]) -> None:

@@ -15,7 +15,7 @@ import ray
 from benchmarks.context import Context
 from mesh import Document
 
-__all__ = ["passes"]
+__all__ = ["passes", "single"]
 
 WINDOW = 64
 
@@ -61,3 +61,16 @@ def passes(ctx: Context, texts: list[Document], embedded: list[Document], *,
     return {"ray_text": _pipeline("text", [texts[i:i + request_size] for i in chunks]),
             "ray_embed_doc": _pipeline("embed_doc", [embedded[i:i + request_size] for i in chunks]),
             "ray_embed_matrix": _pipeline("embed_matrix", matrices)}
+
+
+def single(dim: int) -> Callable[[], None]:
+    """One Document (its text and a ``(1, dim)`` float32 embedding) through two matrix actors,
+    waited for: Ray's single-Document latency (after :func:`passes` started Ray)."""
+    first, second = Stage.remote("embed_matrix"), Stage.remote("embed_matrix")  # type: ignore[attr-defined]
+    batch = (["single"], np.ones((1, dim), dtype=np.float32))
+
+    def send() -> None:
+        ray.get(second.run.remote(first.run.remote(batch)))
+    for _ in range(20):  # the actors' processes start on first use
+        send()
+    return send

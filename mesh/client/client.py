@@ -53,6 +53,7 @@ class _Base:
         self.timeout_s, self.show_progress, self.health_check = timeout_s, show_progress, health_check
         self.connect_timeout_s = connect_timeout_s
         self._sock: Any = None
+        self._poller: zmq.Poller | None = None  # one for the socket's life, not one per wait
         self._watch: ConnectionWatch | None = None
 
     @property
@@ -102,6 +103,8 @@ class Client(_Base):
         if self._sock is None:
             self._sock = zmq.Context.instance().socket(zmq.DEALER)
             self._watch = self._connect(self._sock)
+            self._poller = zmq.Poller()
+            self._poller.register(self._sock, zmq.POLLIN)
         return self._sock
 
     def close(self) -> None:
@@ -111,6 +114,7 @@ class Client(_Base):
         if self._sock is not None:
             self._sock.close(0)
             self._sock = None
+            self._poller = None
 
     def __enter__(self) -> Client:
         return self
@@ -125,6 +129,8 @@ class Client(_Base):
     def _run(self, sock: zmq.Socket, reqs: Iterator[Request], callbacks: Callbacks,
              progress: Progress, pending: Pending) -> None:
         exhausted = False
+        assert self._poller is not None
+        wait = self._poller.poll
         while not exhausted or pending:
             while not exhausted and len(pending) < self.prefetch:
                 req = next(reqs, None)
@@ -135,11 +141,15 @@ class Client(_Base):
                 pending.sent(req.id)
             if not pending:
                 break
-            if not sock.poll(int(_TICK_S * 1000)):
+            if not wait(int(_TICK_S * 1000)):
                 pending.check()
                 continue
-            while pending and sock.poll(0):
-                resp = Request.from_frames(sock.recv_multipart())
+            while pending:  # every answer there is, then wait again
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                resp = Request.from_frames(frames)
                 if not pending.answered(resp.id):
                     continue  # a late answer to an earlier, abandoned call
                 progress.update(resp.num_docs)

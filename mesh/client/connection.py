@@ -76,8 +76,12 @@ class ConnectionWatch:
         return None
 
     def _drain(self) -> None:
-        while self._monitor.poll(0):
-            event = parse_monitor_message(self._monitor.recv_multipart())["event"]
+        while True:
+            try:
+                message = self._monitor.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            event = parse_monitor_message(message)["event"]
             if event == zmq.EVENT_CONNECTED:
                 self.connected = True
             elif event == zmq.EVENT_DISCONNECTED:
