@@ -21,6 +21,7 @@ from nats.aio.subscription import Subscription
 
 from mesh.agents.handlers import Commands
 from mesh.agents.heartbeat import Heartbeat
+from mesh.agents.liveness import Liveness
 from mesh.agents.logship import LogShipper
 from mesh.agents.metrics import PeaCollector
 from mesh.agents.reconcile import stop_leftovers
@@ -105,6 +106,7 @@ class Agent:
                                  changed=self.heartbeat.beat)
         self._subs: list[Subscription] = []
         self._recoveries: set[asyncio.Task[None]] = set()  # Peas being reported and restarted
+        self.liveness = Liveness(self.supervisor.probed, self._hung)
         self._leases: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -141,6 +143,7 @@ class Agent:
         ]
         self.heartbeat.start()
         self._leases = asyncio.create_task(self._expire_leases(), name="leases")
+        self.liveness.start()
         self.bus.on_reconnect(self.heartbeat.beat)
 
     # -- Peas that end on their own ---------------------------------------------------
@@ -159,6 +162,19 @@ class Agent:
                           "\n".join(info.tail[-5:]) or None)
         await self.heartbeat.beat_soon()  # the mesh learns of the failed pod now
         await self._recover(run, pea, info)
+
+    async def _hung(self, run: object, pea: PeaHandle, silent_s: float) -> None:
+        """The liveness probe heard nothing from ``pea`` for ``silent_s``: kill it, and go on
+        as for a Pea that exited on its own (its restart policy decides)."""
+        assert isinstance(run, PodRun)
+        if not self.supervisor.holds(run, pea):
+            return
+        why = (f"{pea.name} did not answer its control socket for {silent_s:.1f} s "
+               f"(liveness_s={run.restart.liveness_s:g}): killed")
+        logger.warning("%s of flow %s: %s", pea.name, run.flow_id, why)
+        await asyncio.to_thread(pea.kill)
+        info = pea.exit_info()
+        await self._exited(run, pea, ExitInfo(code=info.code, tail=[*info.tail, why]))
 
     async def _recover(self, run: PodRun, dead: PeaHandle, info: ExitInfo) -> None:
         """Start a Pea that exited on its own again, as its pod's restart policy says; when the
@@ -263,6 +279,7 @@ class Agent:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         await self.bus.wait_handlers(timeout_s=30)
+        await self.liveness.stop()
         if self._leases is not None:
             self._leases.cancel()
             await asyncio.gather(self._leases, return_exceptions=True)

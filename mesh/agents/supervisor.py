@@ -228,6 +228,12 @@ class Supervisor:
             return [(r.flow_id, r.pod, p.name, p.port_ctrl, p.returncode is None)
                     for r in self.pods.values() for p in r.peas]
 
+    def probed(self) -> list[tuple[object, PeaHandle, float]]:
+        """(pod run, Pea, liveness_s) of every Pea whose pod asks for a liveness probe."""
+        with self._lock:
+            return [(r, p, r.restart.liveness_s) for r in self.pods.values()
+                    if r.restart.liveness_s > 0 and not r.reason for p in r.peas]
+
     @property
     def pea_count(self) -> int:
         with self._lock:

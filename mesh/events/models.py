@@ -49,7 +49,8 @@ __all__ = [
 
 # The mesh's protocol: bumped whenever the bus or the wire between Peas changes so that nodes
 # of two versions cannot work together (2: signed commands, the status_code envelope).
-PROTOCOL = 3  # 3: a request's Documents travel as columns (mesh/types/columns.py)
+PROTOCOL = 4  # 3: a request's Documents travel as columns (mesh/types/columns.py); 4: a
+# pod's restart policy has liveness_s (a node of 3 refuses a spawn that carries it)
 MAX_PORTS = 1024  # ports a node hands out in one request
 MAX_LEASE_S = 86400.0
 PodName = Annotated[str, AfterValidator(check_name)]
@@ -204,7 +205,9 @@ class RestartPolicy(BaseModel):
     """What a node does when a Pea of the pod exits on its own (a crash, SIGKILL, OOM): start
     it again, up to ``attempts`` times, waiting ``delay_s`` before the first restart and
     ``backoff`` times longer before each next one, at most ``max_delay_s``. ``attempts: 0``:
-    never; the pod is then ``failed`` at the first exit."""
+    never; the pod is then ``failed`` at the first exit. With ``liveness_s``, a Pea that
+    stops answering its control socket that long while its process lives (hung, stopped) is
+    killed and restarted the same way (mesh/agents/liveness.py)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -215,6 +218,10 @@ class RestartPolicy(BaseModel):
                            description="each next wait is this many times longer")
     max_delay_s: float = Field(30.0, ge=0, le=3600, allow_inf_nan=False,
                                description="the longest wait between restarts")
+    liveness_s: float = Field(0.0, ge=0, le=86400, allow_inf_nan=False,
+                              description="a Pea whose control socket has not answered for this "
+                              "long while its process lives is killed and restarted (0: never; "
+                              "an executor busy with one request that long also stops answering)")
 
     def delay_before(self, restart: int) -> float:
         """Seconds to wait before restart number ``restart`` (0 for the first)."""

@@ -20,6 +20,9 @@ class PeaRecord(BaseModel):
     port_ctrl: int
     port_in: int | None = None
     ports_out: list[int] = Field(default_factory=list)
+    node: str | None = Field(None, description="the node it runs on (None: its pod's node)")
+    address: str | None = Field(None, description="that node's advertised address")
+    node_started: float | None = Field(None, description="as PodRecord.node_started, for its node")
 
 
 class PodRecord(BaseModel):
@@ -65,7 +68,7 @@ class FlowRecord(BaseModel):
 
     @property
     def nodes(self) -> set[str]:
-        names = {p.node for p in self.pods}
+        names = {p.node for p in self.pods} | {e.node for p in self.pods for e in p.peas if e.node}
         if self.gateway is not None:
             names.add(self.gateway.node)
         return names

@@ -60,7 +60,7 @@ def _labels(plan: ExportPlan, unit: Unit) -> dict[str, str]:
     labels = {"mesh.flow": plan.flow_id, "mesh.pea": unit.config.name}
     if unit.pod is not None:
         labels["mesh.pod"] = unit.pod.name or ""
-        labels.update({f"mesh.placement.{k}": v for k, v in unit.pod.labels.items()})
+        labels.update({f"mesh.placement.{k}": v for k, v in unit.pod.wanted_labels.items()})
     return labels
 
 

@@ -62,8 +62,8 @@ def _config_map(plan: ExportPlan) -> dict[str, Any]:
 def _deployment(plan: ExportPlan, unit: Unit) -> dict[str, Any]:
     labels = {NAME_LABEL: unit.name, "mesh.flow": plan.flow_id}
     spec: dict[str, Any] = {"containers": [_container(plan, unit)], "restartPolicy": "Always"}
-    if unit.pod is not None and unit.pod.labels:
-        spec["nodeSelector"] = dict(unit.pod.labels)
+    if unit.pod is not None and unit.pod.wanted_labels:
+        spec["nodeSelector"] = dict(unit.pod.wanted_labels)
     if unit.uses_files and plan.files.files:
         items = [{"key": _file_key(i, rel), "path": rel} for i, rel in enumerate(plan.files.files)]
         spec["volumes"] = [{"name": "executor-files",

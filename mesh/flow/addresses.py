@@ -59,9 +59,18 @@ class Placement:
     gateway: NodeRef = LOCAL
     pods: dict[str, NodeRef] | None = None
     ports: Callable[[NodeRef], int] = lambda _node: free_port()
+    replicas: dict[str, list[NodeRef]] | None = None  # a pod's replicas, when not on its node
 
     def node_of(self, pod: str) -> NodeRef:
         return (self.pods or {}).get(pod, self.gateway)
+
+    def replica_nodes(self, pod: str, count: int) -> list[NodeRef]:
+        """The node of each of the ``count`` replicas of ``pod`` (its own node by default)."""
+        nodes = (self.replicas or {}).get(pod)
+        if nodes is None:
+            return [self.node_of(pod)] * count
+        assert len(nodes) == count, (pod, nodes, count)
+        return nodes
 
     def must_flip(self, sender: NodeRef, receiver: NodeRef) -> bool:
         """True when ``receiver`` cannot be dialled by ``sender``, so the sender must bind."""

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from mesh import names
 from mesh.events.models import RestartPolicy
 
-__all__ = ["GATEWAY", "FlowDocument", "FlowSpec", "PodSpec", "check_name"]
+__all__ = ["GATEWAY", "FlowDocument", "FlowSpec", "PodPlacement", "PodSpec", "check_name"]
 
 GATEWAY = "gateway"
 Port = int
@@ -41,6 +49,22 @@ def _port(value: int | None) -> int | None:
     return value
 
 
+class PodPlacement(BaseModel):
+    """Where a pod's Peas may run on a jinad mesh (``placement:``). Its head and tail (and a
+    single Pea) go to one node, the least loaded that fits; its replicas spread over the
+    nodes that fit, one per node before two on any, the least loaded first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: dict[str, str] = Field(default_factory=dict, description="only nodes with these "
+                                   "labels (the pod's own labels: count too)")
+    spread: bool = Field(True, description="spread the replicas over nodes; false: keep them "
+                         "with the head and tail")
+    max_per_node: int | None = Field(None, ge=1, description="at most this many replicas on "
+                                     "one node")
+    nodes: list[str] | None = Field(None, min_length=1, description="only these nodes (names)")
+
+
 class PodSpec(BaseModel):
     """One Pod of a Flow, as ``Flow.add(...)`` and a Flow YAML's ``pods:`` give it."""
 
@@ -66,14 +90,19 @@ class PodSpec(BaseModel):
     network: Literal["bridge", "host"] = Field(
         "bridge", description="with image: a container network of its own with ports published "
         "(bridge), or the host's network (host)")
-    labels: dict[str, str] = Field(default_factory=dict, description="place on a node with these labels")
+    labels: dict[str, str] = Field(default_factory=dict, description="place on a node with these "
+                                   "labels (the same as placement: labels:)")
+    placement: PodPlacement = Field(default_factory=PodPlacement, description="on a jinad mesh: "
+                                    "where the pod's Peas may run (labels, spread, max_per_node, "
+                                    "nodes); host: pins every Pea instead")
     env: Env = Field(default_factory=dict, description="environment of the pod's Peas")
     timeout_ready_s: float = Field(30.0, gt=0, le=MAX_READY_S, allow_inf_nan=False,
                                    validation_alias=AliasChoices("timeout_ready_s", "timeout_ready"),
                                    description="how long each Pea may take to be ready")
     restart: RestartPolicy = Field(default_factory=RestartPolicy, description="on a jinad node: "
                                    "restart a Pea that exits on its own (attempts, delay_s, "
-                                   "backoff, max_delay_s); attempts: 0 turns it off")
+                                   "backoff, max_delay_s) or stops answering (liveness_s); "
+                                   "attempts: 0 turns it off")
 
     _check_ports = field_validator("port_in", "port_out", "port_ctrl", "port_expose")(_port)
 
@@ -81,6 +110,18 @@ class PodSpec(BaseModel):
     @classmethod
     def _check_name(cls, value: str | None) -> str | None:
         return None if value is None else check_name(value)
+
+    @model_validator(mode="after")
+    def _one_label_each(self) -> PodSpec:
+        clash = sorted(k for k, v in self.placement.labels.items() if self.labels.get(k, v) != v)
+        if clash:
+            raise ValueError(f"labels: and placement: labels: disagree on {', '.join(clash)}")
+        return self
+
+    @property
+    def wanted_labels(self) -> dict[str, str]:
+        """The labels a node must have: ``labels:`` and ``placement: labels:``."""
+        return {**self.labels, **self.placement.labels}
 
     @field_validator("needs", mode="before")
     @classmethod

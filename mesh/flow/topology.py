@@ -14,6 +14,7 @@ from mesh.runtime.keys import MeshKeys, new_keys
 __all__ = ["FlowPlan", "PodPlan", "check_graph", "plan_flow", "plan_pod_alone"]
 
 PortAllocator = Callable[[], int]
+NodePorts = Callable[[NodeRef], int]  # a free port on that node
 
 
 @dataclass
@@ -22,7 +23,8 @@ class PodPlan:
     head: PeaConfig | None
     replicas: list[PeaConfig]
     tail: PeaConfig | None
-    node: NodeRef = LOCAL
+    node: NodeRef = LOCAL  # its head and tail, or its one Pea
+    replica_nodes: list[NodeRef] = field(default_factory=list)  # per replica; empty: all on node
 
     @property
     def name(self) -> str:
@@ -40,6 +42,20 @@ class PodPlan:
     @property
     def peas(self) -> list[PeaConfig]:
         return [p for p in (self.head, *self.replicas, self.tail) if p is not None]
+
+    def node_of(self, cfg: PeaConfig) -> NodeRef:
+        """The node ``cfg`` (a Pea of this pod) runs on."""
+        for i, rep in enumerate(self.replicas):
+            if rep is cfg and self.replica_nodes:
+                return self.replica_nodes[i]
+        return self.node
+
+    def by_node(self) -> list[tuple[NodeRef, list[PeaConfig]]]:
+        """The pod's Peas grouped by node, the pod's own node first: one spawn each."""
+        groups: dict[NodeRef, list[PeaConfig]] = {self.node: []}
+        for cfg in self.peas:
+            groups.setdefault(self.node_of(cfg), []).append(cfg)
+        return list(groups.items())
 
 
 @dataclass
@@ -103,10 +119,10 @@ def plan_flow(flow_id: str, spec: FlowSpec, pods: list[PodSpec], *,
     plan = FlowPlan(flow_id=flow_id, gateway=gw, gateway_node=gw_node)
     for pod in pods:
         node = where.node_of(pod.name or "")
-        pp = _plan_pod(flow_id, spec, pod, lambda n=node: where.ports(n), keys)  # type: ignore[misc]
-        pp.node = node
+        pp = _plan_pod(flow_id, spec, pod, where.ports, keys, node=node,
+                       replica_nodes=where.replica_nodes(pod.name or "", pod.replicas))
         plan.pods.append(pp)
-    gw.pod_controls = {pp.name: [f"{dial_host(gw_node, pp.node, to_container=cfg.in_container)}:"
+    gw.pod_controls = {pp.name: [f"{dial_host(gw_node, pp.node_of(cfg), to_container=cfg.in_container)}:"
                                  f"{cfg.port_ctrl}" for cfg in pp.peas] for pp in plan.pods}
     downstream: dict[str, list[PodPlan]] = {}
     for pp in plan.pods:
@@ -158,44 +174,52 @@ def _in_container(cfg: PeaConfig | GatewayConfig) -> bool:
     return isinstance(cfg, PeaConfig) and cfg.in_container
 
 
-def _dial(target: PeaConfig, *, sender: PeaConfig | None = None) -> SocketSpec:
-    """Dial ``target`` on the same node (from a container: through its host)."""
+def _dial(target: PeaConfig, target_node: NodeRef, *, sender: PeaConfig | None = None,
+          sender_node: NodeRef) -> SocketSpec:
+    """Dial ``target``'s bound input from ``sender_node`` (the loopback on one node, through
+    the host from a container, the node's address across nodes)."""
     bound = next(s for s in target.inputs if s.mode == "bind")
-    host = dial_host(LOCAL, LOCAL, from_container=sender is not None and sender.in_container,
+    host = dial_host(sender_node, target_node, from_container=sender is not None and sender.in_container,
                      to_container=target.in_container)
     return SocketSpec(mode="connect", addresses=[f"{host}:{bound.port}"])
 
 
-def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, port: PortAllocator,
-              keys: MeshKeys) -> PodPlan:
+def _plan_pod(flow_id: str, flow: FlowSpec, pod: PodSpec, ports: NodePorts, keys: MeshKeys, *,
+              node: NodeRef = LOCAL, replica_nodes: list[NodeRef] | None = None) -> PodPlan:
+    """A pod's Peas: its head and tail on ``node``, each replica on its node of
+    ``replica_nodes`` (all on ``node`` by default); the head dials the replicas, they the tail."""
     assert pod.name is not None
     env = {**flow.env, **pod.env}
+    rep_nodes = replica_nodes or [node] * pod.replicas
 
-    def pea(name: str, uses: str, role: str, *, replica_id: int = -1, in_port: int | None = None,
-            ctrl: int | None = None) -> PeaConfig:
+    def pea(name: str, uses: str, role: str, *, on: NodeRef, replica_id: int = -1,
+            in_port: int | None = None, ctrl: int | None = None) -> PeaConfig:
         return PeaConfig(name=name, pod=pod.name or "", flow_id=flow_id, role=role, uses=uses,  # type: ignore[arg-type]
                          uses_with=pod.uses_with if role == "pea" else {},
-                         inputs=[SocketSpec(mode="bind", port=in_port or port())],
-                         port_ctrl=ctrl or port(), replica_id=replica_id, log_level=flow.log_level,
-                         env=env, image=pod.image if role == "pea" else None, network=pod.network,
+                         inputs=[SocketSpec(mode="bind", port=in_port or ports(on))],
+                         port_ctrl=ctrl or ports(on), replica_id=replica_id,
+                         log_level=flow.log_level, env=env,
+                         image=pod.image if role == "pea" else None, network=pod.network,
                          keys=keys, metrics=flow.metrics)
 
     if pod.replicas == 1 and not pod.uses_before and not pod.uses_after:
-        single = pea(pod.name, pod.uses, "pea", in_port=pod.port_in, ctrl=pod.port_ctrl)
-        return PodPlan(spec=pod, head=None, replicas=[single], tail=None)
-    head = pea(f"{pod.name}/head", pod.uses_before or "_route", "head", in_port=pod.port_in,
-               ctrl=pod.port_ctrl)
-    reps = [pea(f"{pod.name}/{i}", pod.uses, "pea", replica_id=i) for i in range(pod.replicas)]
-    tail = pea(f"{pod.name}/tail", pod.uses_after or "_route", "tail")
-    addresses = [_dial(r).addresses[0] for r in reps]
+        single = pea(pod.name, pod.uses, "pea", on=node, in_port=pod.port_in, ctrl=pod.port_ctrl)
+        return PodPlan(spec=pod, head=None, replicas=[single], tail=None, node=node)
+    head = pea(f"{pod.name}/head", pod.uses_before or "_route", "head", on=node,
+               in_port=pod.port_in, ctrl=pod.port_ctrl)
+    reps = [pea(f"{pod.name}/{i}", pod.uses, "pea", on=rep_nodes[i], replica_id=i)
+            for i in range(pod.replicas)]
+    tail = pea(f"{pod.name}/tail", pod.uses_after or "_route", "tail", on=node)
+    addresses = [_dial(r, n, sender_node=node).addresses[0] for r, n in zip(reps, rep_nodes, strict=True)]
     if pod.polling == "any":
         head.outputs.append(SocketSpec(mode="connect", addresses=addresses))
     else:
         head.outputs.extend(SocketSpec(mode="connect", addresses=[a]) for a in addresses)
         tail.num_parts = pod.replicas
-    for r in reps:
-        r.outputs.append(_dial(tail, sender=r))
-    return PodPlan(spec=pod, head=head, replicas=reps, tail=tail)
+    for r, n in zip(reps, rep_nodes, strict=True):
+        r.outputs.append(_dial(tail, node, sender=r, sender_node=n))
+    spread = rep_nodes if any(n != node for n in rep_nodes) else []
+    return PodPlan(spec=pod, head=head, replicas=reps, tail=tail, node=node, replica_nodes=spread)
 
 
 
@@ -203,7 +227,6 @@ def plan_pod_alone(flow_id: str, pod: PodSpec, *, node: NodeRef, ports: PortAllo
                    log_level: str = "INFO") -> PodPlan:
     """One pod outside any Flow (``mesh pod``): it binds its input and its output."""
     spec = FlowSpec(log_level=log_level)
-    pp = _plan_pod(flow_id, spec, pod, ports, new_keys())
-    pp.node = node
+    pp = _plan_pod(flow_id, spec, pod, lambda _node: ports(), new_keys(), node=node)
     pp.exit.outputs.append(SocketSpec(mode="bind", port=pod.port_out or ports()))
     return pp

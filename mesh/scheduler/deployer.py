@@ -37,7 +37,7 @@ from mesh.flow.flow import Flow
 from mesh.flow.spec import FlowSpec, PodSpec
 from mesh.flow.topology import FlowPlan, PodPlan, plan_flow, plan_pod_alone
 from mesh.runtime.config import GatewayConfig, PeaConfig, config_from_dict, config_to_dict
-from mesh.scheduler.placer import choose_node, pea_count
+from mesh.scheduler.placer import choose_node, has_head, spread_replicas
 
 __all__ = ["MAX_PORTS", "Deployer"]
 
@@ -85,14 +85,19 @@ class Deployer:
         live, here = await self._live_and_here()
         check_builtins(flow.pods)
         chosen: dict[str, NodeInfo] = {}
+        spread: dict[str, list[NodeInfo]] = {}  # the replicas' nodes of pods with a head
         pending = {here.name: 1}  # the gateway
         for p in flow.pods:
-            node = chosen[p.name or ""] = choose_node(p, live, here=here, pending=pending)
-            pending[node.name] = pending.get(node.name, 0) + pea_count(p)
+            name = p.name or ""
+            node = chosen[name] = choose_node(p, live, here=here, pending=pending)
+            pending[node.name] = pending.get(node.name, 0) + (2 if has_head(p) else 1)
+            if has_head(p):
+                spread[name] = spread_replicas(p, live, home=node, pending=pending)
         refs = {n.name: NodeRef(name=n.name, address=n.address) for n in live}
-        pools = await self._reserve(flow, chosen, here)
+        pools = await self._reserve(flow, chosen, spread, here)
         placement = Placement(gateway=refs[here.name], pods={k: refs[v.name] for k, v in chosen.items()},
-                              ports=lambda node: pools[node.name].pop())
+                              ports=lambda node: pools[node.name].pop(),
+                              replicas={k: [refs[n.name] for n in v] for k, v in spread.items()})
         plan = plan_flow(flow.flow_id, flow.spec, flow.pods, placement=placement)
         record = _record(plan, flow, yaml_text=yaml_text, origin=self.node)
         _stamp_lives(record, live)
@@ -110,16 +115,21 @@ class Deployer:
         for pod in record.pods:
             pod.status = "running"
             for pea in pod.peas:
-                pea.pid = pids.get((pod.node, pea.name))
+                pea.pid = pids.get((pea.node or pod.node, pea.name))
         await self.flows.put(flow.flow_id, record)
         return record
 
-    async def _reserve(self, flow: Flow, chosen: dict[str, NodeInfo], here: NodeInfo) -> dict[str, list[int]]:
-        """Ports for each node involved, chosen by that node."""
+    async def _reserve(self, flow: Flow, chosen: dict[str, NodeInfo],
+                       spread: dict[str, list[NodeInfo]], here: NodeInfo) -> dict[str, list[int]]:
+        """Ports for each node involved, chosen by that node: a pod's own node reserves for
+        all its Peas and the sockets it may have to bind; a replica elsewhere its two."""
         need: dict[str, int] = {here.name: 6 + len(flow.pods)}
         for pod in flow.pods:
             node = chosen[pod.name or ""].name
             need[node] = need.get(node, 0) + 2 * (pod.replicas + 2) + 2 * len(flow.pods) + 1
+            for other in spread.get(pod.name or "", []):
+                if other.name != node:
+                    need[other.name] = need.get(other.name, 0) + 2
         requests = {n: _ports_request(n, c) for n, c in need.items()}
         replies = await asyncio.gather(*(
             self.bus.request(subjects.ports(n), req, PortsReply, timeout_s=5, signed=True)
@@ -130,8 +140,9 @@ class Deployer:
         files_ref = await self._stash(plan.flow_id, files)
         jobs = [self._spawn(plan.flow_id, "gateway", plan.gateway_node.name, [plan.gateway],
                             self._ready_s(flow.spec), None)]
-        jobs += [self._spawn(plan.flow_id, pp.name, pp.node.name, pp.peas, self._ready_s(pp.spec),
-                             files_ref, restart=pp.spec.restart) for pp in plan.pods]
+        jobs += [self._spawn(plan.flow_id, pp.name, node.name, peas, self._ready_s(pp.spec),
+                             files_ref, restart=pp.spec.restart)
+                 for pp in plan.pods for node, peas in pp.by_node() if peas]
         results = await asyncio.gather(*jobs, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
@@ -303,7 +314,10 @@ def _with_status(record: FlowRecord, nodes: list[NodeInfo]) -> FlowRecord:
         return "restarting" if key in failed else now
 
     for pod in record.pods:
-        pod.status = status(pod.node, pod.node_started, pod.name, pod.status)
+        lives = {(pod.node, pod.node_started)} | {(p.node, p.node_started) for p in pod.peas if p.node}
+        shown = [status(node, started, pod.name, pod.status) for node, started in sorted(
+            lives, key=lambda life: life[0] != pod.node)]  # the pod's own node first
+        pod.status = next((s for s in shown if s == "lost"), shown[0])
         pod.restarts = restarts.get(f"{flow_id}/{pod.name}", 0)
         pod.reason = reasons.get(f"{flow_id}/{pod.name}")
     gw = record.gateway
@@ -341,16 +355,20 @@ def _stamp_lives(record: FlowRecord, live: list[NodeInfo]) -> None:
     started = {n.name: n.started for n in live}
     for pod in record.pods:
         pod.node_started = started.get(pod.node)
+        for pea in pod.peas:
+            pea.node_started = started.get(pea.node or pod.node)
     if record.gateway is not None:
         record.gateway.node_started = started.get(record.gateway.node)
 
 
 def _pod_record(pp: PodPlan) -> PodRecord:
     return PodRecord(name=pp.name, node=pp.node.name, address=pp.node.address, uses=pp.spec.uses,
-                     replicas=pp.spec.replicas, image=pp.spec.image, peas=[_pea_record(p) for p in pp.peas])
+                     replicas=pp.spec.replicas, image=pp.spec.image,
+                     peas=[_pea_record(p, pp.node_of(p)) for p in pp.peas])
 
 
-def _pea_record(cfg: PeaConfig | GatewayConfig) -> PeaRecord:
+def _pea_record(cfg: PeaConfig | GatewayConfig, node: NodeRef) -> PeaRecord:
     bound_in = next((s.port for s in cfg.inputs if s.mode == "bind"), None)
     return PeaRecord(name=cfg.name, port_ctrl=cfg.port_ctrl, port_in=bound_in,
-                     ports_out=[s.port for s in cfg.outputs if s.mode == "bind" and s.port])
+                     ports_out=[s.port for s in cfg.outputs if s.mode == "bind" and s.port],
+                     node=node.name, address=node.address)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -296,6 +297,95 @@ def test_a_pea_that_dies_is_restarted_on_its_node_and_the_flow_serves_again(clea
         finally:
             client.close()
         assert results is not None and [e["pod"] for e in results[0].route][-1] == "pc"
+    finally:
+        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
+
+
+def test_replicas_spread_one_per_node_and_every_one_serves(clean: Mesh) -> None:
+    """``replicas: 3`` on three nodes: one replica on each, the head and tail on one node;
+    requests reach every replica, and deleting the Flow leaves nothing on any node."""
+    mesh = clean
+    resp = _put_flow(mesh, "A", _flow_yaml(_pod("r", uses="_pass", replicas=3)))
+    assert resp.status_code == 200, resp.text
+    flow = resp.json()
+    try:
+        pod = flow["pods"][0]
+        where = {p["name"]: p["node"] for p in pod["peas"]}
+        assert where["r/head"] == where["r/tail"] == pod["node"]
+        assert sorted(where[f"r/{i}"] for i in range(3)) == ["A", "B", "C"]
+        for node in ("A", "B", "C"):
+            assert mesh[node].peas(), f"no Pea on {node}"
+        body = _get_flow(mesh, "B", flow["flow_id"]).json()
+        assert body["status"] == "running" and body["pods"][0]["status"] == "running"
+        client = Client(host=flow["host"], port_expose=flow["port"], timeout_s=30)
+        try:
+            results = client.index([Document(text=f"doc {i}") for i in range(60)], request_size=1)
+        finally:
+            client.close()
+        assert results is not None and len(results) == 60
+        served = {e["pea"] for r in results for e in r.route if e["pod"] == "r"}
+        assert {"r/0", "r/1", "r/2"} <= served, served
+    finally:
+        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
+    _assert_nothing_left(mesh)
+
+
+def test_a_placement_no_node_meets_is_refused_before_anything_starts(clean: Mesh) -> None:
+    """At most 1 replica per node with 4 replicas on 3 nodes; 3 replicas kept together with at
+    most 2 per node; only a node that is not in the mesh: each a 409 naming the pod and the
+    constraint, answered at once, with nothing started anywhere."""
+    mesh = clean
+    cases = [(_pod("r", replicas=4, placement={"max_per_node": 1}), "max_per_node"),
+             (_pod("r", replicas=3, placement={"spread": "false", "max_per_node": 2}),
+              "max_per_node"),
+             (_pod("r", placement={"nodes": "[Z]"}), "nodes")]
+    for pod, constraint in cases:
+        started = time.monotonic()
+        resp = _put_flow(mesh, "A", _flow_yaml(pod))
+        assert resp.status_code == 409, resp.text
+        assert time.monotonic() - started < 1.0
+        body = resp.json()
+        assert body["detail"]["pod"] == "r" and constraint in body["detail"]["constraint"], body
+    assert mesh.peas() == {name: [] for name in mesh.nodes}
+    assert _flow_ids(mesh, "A") == []
+
+
+def test_a_pea_that_stops_answering_is_killed_and_restarted(clean: Mesh) -> None:
+    """The liveness probe: a Pea stopped with SIGSTOP (its process lives, its control socket
+    is silent) is killed after ``liveness_s`` and started again; the Flow serves again."""
+    mesh = clean
+    policy = {"liveness_s": 2, "delay_s": 0.1}
+    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"),
+                                           _pod("pc", host="C", restart=policy)))
+    assert resp.status_code == 200, resp.text
+    flow = resp.json()
+    try:
+        pb_pid, pc_pid = (next(p["peas"][0]["pid"] for p in flow["pods"] if p["name"] == name)
+                          for name in ("pb", "pc"))
+        time.sleep(3)  # a Pea that answers is left alone, however long it runs
+        assert mesh["C"].peas() == [pc_pid] and mesh["B"].peas() == [pb_pid]
+        os.kill(pc_pid, signal.SIGSTOP)
+        new = wait_for(lambda: [p for p in mesh["C"].peas() if p != pc_pid], timeout_s=15,
+                       what="pc's Pea killed and started again on C")
+        assert len(new) == 1 and mesh["C"].peas() == new  # the stopped one is gone
+        assert mesh["B"].peas() == [pb_pid]  # pb, not probed, untouched
+
+        def pc_state() -> tuple[str, str, int]:
+            body = _get_flow(mesh, "B", flow["flow_id"]).json()
+            pc = next(p for p in body["pods"] if p["name"] == "pc")
+            return body["status"], pc["status"], pc["restarts"]
+
+        wait_for(lambda: pc_state() == ("running", "running", 1), timeout_s=10,
+                 what="the Flow running again, pc restarted once")
+        client = Client(host=flow["host"], port_expose=flow["port"], timeout_s=30)
+        try:
+            results = client.index([Document(text="after the hang")])
+        finally:
+            client.close()
+        assert results is not None and [e["pod"] for e in results[0].route][-1] == "pc"
+        events = requests.get(f"http://{mesh['A'].ip}:{EDGE_PORT}/events/{flow['flow_id']}",
+                              timeout=10).text
+        assert "did not answer its control socket" in events, events
     finally:
         assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 

@@ -8,7 +8,7 @@ import pytest
 from mesh.errors import ConflictError, FlowConfigError
 from mesh.events.models import PROTOCOL, NodeInfo
 from mesh.flow.spec import PodSpec
-from mesh.scheduler.placer import choose_node, ineligible
+from mesh.scheduler.placer import choose_node, ineligible, spread_replicas
 
 pytestmark = pytest.mark.unit
 
@@ -60,3 +60,55 @@ def test_a_record_without_protocol_is_of_protocol_1() -> None:
     record = _node("a").model_dump()
     del record["protocol"]
     assert NodeInfo.model_validate(record).protocol == 1
+
+
+def _pod(**kw: object) -> PodSpec:
+    return PodSpec.model_validate({"name": "p", "replicas": 3, **kw})
+
+
+def test_replicas_spread_one_per_node_before_two_on_any_the_least_loaded_first() -> None:
+    a, b, c = _node("a", peas=2), _node("bb", peas=0), _node("ccc", peas=1)
+    pending: dict[str, int] = {"a": 2}  # the head and tail on a
+    assert [n.name for n in spread_replicas(_pod(), [a, b, c], home=a, pending=pending)] == \
+        ["bb", "ccc", "a"]
+    assert pending == {"a": 3, "bb": 1, "ccc": 1}
+    five = spread_replicas(_pod(replicas=5), [a, b], home=a, pending={})
+    assert sorted(n.name for n in five) == ["a", "a", "bb", "bb", "bb"]
+
+
+def test_placement_keeps_replicas_together_caps_them_and_limits_the_nodes() -> None:
+    a, b, c = _node("a"), _node("bb"), _node("ccc", gpu="1")
+    together = spread_replicas(_pod(placement={"spread": False}), [a, b, c], home=b, pending={})
+    assert {n.name for n in together} == {"bb"}
+    pinned = spread_replicas(_pod(host="bb"), [a, b, c], home=b, pending={})
+    assert {n.name for n in pinned} == {"bb"}
+    allowed = spread_replicas(_pod(placement={"nodes": ["a", "ccc"]}), [a, b, c], home=a, pending={})
+    assert sorted(n.name for n in allowed) == ["a", "a", "ccc"]
+    spread = spread_replicas(_pod(replicas=4), [a, b, c], home=a, pending={})
+    assert [n.name for n in spread] == ["a", "bb", "ccc", "a"]  # ties: the home node first
+    busy = _node("ddd", peas=8)
+    capped = spread_replicas(_pod(replicas=4, placement={"max_per_node": 2}), [a, busy], home=busy,
+                             pending={})
+    assert sorted(n.name for n in capped) == ["a", "a", "ddd", "ddd"]  # not 3 on the idle one
+    labelled = spread_replicas(_pod(placement={"labels": {"gpu": "1"}}), [a, b, c], home=c,
+                               pending={})
+    assert {n.name for n in labelled} == {"ccc"}
+
+
+def test_a_placement_no_node_meets_is_a_409_naming_the_constraint() -> None:
+    a, b = _node("a"), _node("bb")
+    with pytest.raises(ConflictError) as caught:
+        spread_replicas(_pod(replicas=5, placement={"max_per_node": 2}), [a, b], home=a, pending={})
+    assert caught.value.detail["constraint"]["max_per_node"] == 2 and "only 2 node(s)" in caught.value.message
+    with pytest.raises(ConflictError) as caught:
+        spread_replicas(_pod(placement={"spread": False, "max_per_node": 2}), [a, b], home=a,
+                        pending={})
+    assert "spread: false" in caught.value.message
+    with pytest.raises(ConflictError) as caught:
+        choose_node(_pod(placement={"nodes": ["zz"]}), [a, b], here=a)
+    assert caught.value.detail["constraint"] == {"nodes": ["zz"]}
+    with pytest.raises(ConflictError) as caught:
+        choose_node(_pod(labels={"gpu": "1"}, placement={"nodes": ["a"]}), [a, b], here=a)
+    assert "no live node it may use has" in caught.value.message
+    with pytest.raises(ValueError, match="disagree on gpu"):
+        _pod(labels={"gpu": "1"}, placement={"labels": {"gpu": "2"}})

@@ -24,7 +24,7 @@ from mesh.http.uploads import collect_files, single_file
 from mesh.http.validation import query
 
 if TYPE_CHECKING:
-    from mesh.events.records import FlowRecord
+    from mesh.events.records import FlowRecord, PodRecord
     from mesh.flow.flow import Flow
 
 __all__ = ["bp"]
@@ -134,5 +134,8 @@ async def _with_progress(flow_id: str, start: Any) -> FlowRecord:
 
 
 def _placed(record: FlowRecord) -> str:
-    return ", ".join(f"{p.name} on {p.node}" + (f" x{p.replicas}" if p.replicas > 1 else "")
-                     for p in record.pods) or "no pods"
+    def where(p: PodRecord) -> str:
+        nodes = sorted({e.node for e in p.peas if e.node and e.node != p.node})
+        return f"{p.name} on {p.node}" + (f" x{p.replicas}" if p.replicas > 1 else "") + (
+            f" (replicas also on {', '.join(nodes)})" if nodes else "")
+    return ", ".join(where(p) for p in record.pods) or "no pods"
