@@ -30,6 +30,7 @@ from mesh.agents.trust import MeshTrust, read_trusted_keys
 from mesh.errors import MeshError
 from mesh.events import subjects
 from mesh.events.bus import Bus
+from mesh.events.errors import KeyNotFound
 from mesh.events.files import FlowFiles
 from mesh.events.kv import FlowStore, NodeRegistry
 from mesh.events.models import (
@@ -41,6 +42,7 @@ from mesh.events.models import (
     PortsRequest,
     SpawnRequest,
 )
+from mesh.events.records import FlowRecord
 from mesh.events.signing import Verifier
 from mesh.events.streams import ensure_log_stream
 from mesh.launchers.base import ExitInfo, PeaHandle
@@ -97,7 +99,7 @@ class Agent:
                                    failed=self.supervisor.failed, edge_key=edge_key,
                                    failures=self.supervisor.failures,
                                    restarts=self.supervisor.restart_counts,
-                                   instance=instance)
+                                   pods=self.supervisor.running, instance=instance)
         self.pea_metrics = PeaCollector(node=name, peas=self.supervisor.pea_refs)  # /metrics
         self.edge_key, self.trusted_keys_file = edge_key, trusted_keys_file
         self.verifier: Verifier | None = None
@@ -144,6 +146,34 @@ class Agent:
         self.heartbeat.start()
         self._leases = asyncio.create_task(self._expire_leases(), name="leases")
         self.liveness.start()
+        task = self.loop.create_task(self._reconcile(), name="reconcile")
+        self._recoveries.add(task)  # cancelled, as restarts are, when the node stops
+        task.add_done_callback(self._recoveries.discard)
+
+    async def _reconcile(self) -> None:
+        """Re-create the pods this node ran before it restarted (mesh/agents/journal.py) whose
+        Flow still names it for them; forget the others."""
+        for req in await asyncio.to_thread(self.commands.journal.entries):
+            try:
+                record = FlowRecord.model_validate(await self.flows.get(req.flow_id))
+            except KeyNotFound:
+                await asyncio.to_thread(self.commands.journal.forget, req.flow_id)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the broker is away: kept for the next life
+                logger.warning("pod %s of flow %s not re-created: its record cannot be read: %s",
+                               req.pod, req.flow_id, exc)
+                continue
+            if record.status == "stopping" or self.name not in _nodes_of(record, req.pod):
+                await asyncio.to_thread(self.commands.journal.forget, req.flow_id, req.pod)
+                continue
+            try:
+                await self.commands.spawn(req, None)
+            except Exception as exc:  # noqa: BLE001 - one pod's failure must not stop the others
+                logger.warning("pod %s of flow %s not re-created: %s", req.pod, req.flow_id,
+                               getattr(exc, "message", exc))
+                continue
+            logger.info("re-created pod %s of flow %s, which this node ran before it restarted",
+                        req.pod, req.flow_id)
         self.bus.on_reconnect(self.heartbeat.beat)
 
     # -- Peas that end on their own ---------------------------------------------------
@@ -294,3 +324,11 @@ class Agent:
 
     async def live_nodes(self) -> list[NodeInfo]:
         return await self.nodes.list()
+
+
+def _nodes_of(record: FlowRecord, pod: str) -> set[str]:
+    """The nodes the record places ``pod`` (or the gateway) on."""
+    if pod == "gateway":
+        return {record.gateway.node} if record.gateway is not None else set()
+    return {n for p in record.pods if p.name == pod
+            for n in (p.node, *(e.node for e in p.peas if e.node))}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nats.aio.msg import Msg
 
+from mesh.agents.journal import Journal
 from mesh.agents.supervisor import Supervisor
 from mesh.agents.workspace import remove_workspace, write_workspace
 from mesh.errors import MeshError
@@ -45,14 +46,16 @@ class Commands:
     ``jinad.ports.<node>``."""
 
     def __init__(self, *, node: str, address: str, state_dir: Path, supervisor: Supervisor,
-                 files: FlowFiles, notify: Notify, changed: Callable[[], Awaitable[None]]) -> None:
+                 files: FlowFiles, notify: Notify, changed: Callable[[], Awaitable[None]],
+                 journal: Journal | None = None) -> None:
         self.node, self.address, self.state_dir = node, address, state_dir
+        self.journal = journal or Journal(state_dir)  # what the next life re-creates
         self.supervisor, self.files = supervisor, files
         self.notify = notify      # a lifecycle event on jinad.events.<flow>
         self.changed = changed    # what this node runs changed: tell the mesh now
         self.counts = {"spawned": 0, "killed": 0}
 
-    async def spawn(self, req: SpawnRequest, _msg: Msg) -> SpawnReply:
+    async def spawn(self, req: SpawnRequest, _msg: Msg | None) -> SpawnReply:
         check_pea_configs(req.peas)
         configs = [config_from_dict(p) for p in req.peas]
         files = {**(await self.files.get(req.files_ref)), **req.files} if req.files_ref else req.files
@@ -77,6 +80,8 @@ class Commands:
             raise
         if req.lease_s:
             run.lease_until = time.time() + req.lease_s
+        else:
+            await asyncio.to_thread(self.journal.keep, req)
         self.counts["spawned"] += len(run.peas)
         await self.notify(req.flow_id, req.pod, "*", "ready", None, None)
         await self.changed()
@@ -94,6 +99,7 @@ class Commands:
     async def stop(self, flow_id: str, pod: str | None, why: str | None) -> list[dict[str, object]]:
         """Stop a flow's (or pod's) Peas here; the flow's workspace goes when no pod is left."""
         runs = await asyncio.to_thread(self.supervisor.kill, flow_id, pod)
+        await asyncio.to_thread(self.journal.forget, flow_id, pod)
         await self._forget_files(flow_id)
         for run in runs:
             await self.notify(run.flow_id, run.pod, "*", "stopped", None, why)

@@ -22,14 +22,15 @@ class Heartbeat:
                  peas: Callable[[], int], failed: Callable[[], list[str]],
                  edge_key: str | None = None, instance: str = "",
                  failures: Callable[[], dict[str, str]] = dict,
-                 restarts: Callable[[], dict[str, int]] = dict) -> None:
+                 restarts: Callable[[], dict[str, int]] = dict,
+                 pods: Callable[[], list[str]] = list) -> None:
         self.nodes = nodes
         self.name, self.address, self.port, self.labels = name, address, port, labels
         self.version, self.started, self.edge_key = version, started, edge_key
         self.instance = instance  # the state dir's key (mesh.daemon.instance)
         self.interval_s = interval_s
         self.peas, self.failed = peas, failed
-        self.failures, self.restarts = failures, restarts
+        self.failures, self.restarts, self.pods = failures, restarts, pods
         self._task: asyncio.Task[None] | None = None
 
     async def beat(self) -> None:
@@ -39,7 +40,7 @@ class Heartbeat:
                                        started=self.started, peas=self.peas(),
                                        failed=self.failed(), edge_key=self.edge_key,
                                        instance=self.instance, failures=self.failures(),
-                                       restarts=self.restarts()))
+                                       restarts=self.restarts(), pods=self.pods()))
 
     async def beat_soon(self) -> None:
         """Publish now, or log why not: the broker may be away (nats-py reconnects)."""

@@ -222,6 +222,11 @@ class Supervisor:
             return sorted(f"{r.flow_id}/{r.pod}" for r in self.pods.values()
                           if any(p.returncode is not None for p in r.peas))
 
+    def running(self) -> list[str]:
+        """``<flow>/<pod>`` of every pod on the books."""
+        with self._lock:
+            return sorted(r.key for r in self.pods.values())
+
     def pea_refs(self) -> list[PeaRef]:
         """(flow, pod, pea, port_ctrl, alive) of every Pea on the books, for /metrics."""
         with self._lock:

@@ -23,8 +23,9 @@ from typing import Any
 
 from mesh.daemon.roles import ROLES, Role, inbox_prefix, permissions
 from mesh.errors import BadRequestError, ConflictError, NotFoundError
+from mesh.private import write_private
 
-__all__ = ["AUTH_CONF", "CREDENTIALS_FILE", "Credentials", "User", "write_private"]
+__all__ = ["AUTH_CONF", "CREDENTIALS_FILE", "Credentials", "User"]
 
 CREDENTIALS_FILE = "nats-credentials.json"
 AUTH_CONF = "nats-auth.conf"
@@ -50,19 +51,6 @@ class User:
 
     def __repr__(self) -> str:  # never the password
         return f"User({self.user!r}, role={self.role!r}, node={self.node!r})"
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``path`` readable by its owner only (0600), atomically."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class Credentials:

@@ -17,12 +17,12 @@ from pathlib import Path
 import nats.js.errors
 from nats.js import JetStreamContext
 
-from mesh.daemon.credentials import write_private
 from mesh.errors import ConflictError
 from mesh.events import codec
 from mesh.events.errors import EventDecodeError
 from mesh.events.kv import NODES_BUCKET
 from mesh.events.models import NodeInfo
+from mesh.private import write_private
 
 __all__ = ["INSTANCE_FILE", "NameTakenError", "check_name", "instance_key"]
 

@@ -30,8 +30,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mesh.daemon.credentials import write_private
 from mesh.daemon.roles import Role
+from mesh.private import write_private
 
 __all__ = ["LOGIN_FILE", "Login", "LoginFile", "LoginWatcher", "at_start", "read_logins",
            "write_logins"]

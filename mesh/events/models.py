@@ -163,6 +163,8 @@ class NodeInfo(Event):
                                      "pods whose restart policy is spent (GET /flow: failed)")
     restarts: dict[str, int] = Field(default_factory=dict, description="'<flow>/<pod>' -> how "
                                      "many times the node restarted a Pea of it")
+    pods: list[str] = Field(default_factory=list, description="'<flow>/<pod>' of the pods it "
+                            "runs (after a restart of its jinad: those it re-created)")
     version: str
     started: float = Field(description="epoch seconds")
     heartbeat: float = Field(description="epoch seconds of this record")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import secrets
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from mesh.private import write_private
 
 __all__ = ["TOKEN_FILE", "EdgeAccess", "TokenSource", "announce", "edge_access", "is_loopback",
            "parse_bearer", "rotate_token"]
@@ -84,10 +85,7 @@ def _read(path: Path) -> str | None:
 def _create(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    path.chmod(0o600)  # O_CREAT's mode does not apply to a file that was there (empty)
+    write_private(path, token + "\n")
     return token
 
 
@@ -143,11 +141,6 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
 def rotate_token(state_dir: Path) -> str:
     """A new token in ``state_dir/edge-token`` (0600, replaced atomically); the running jinad
     of that state dir takes it within a second."""
-    path = state_dir / TOKEN_FILE
     token = secrets.token_urlsafe(32)
-    tmp = path.with_name(f".{TOKEN_FILE}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-    os.replace(tmp, path)
+    write_private(state_dir / TOKEN_FILE, token + "\n")
     return token

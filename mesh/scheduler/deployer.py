@@ -301,13 +301,16 @@ def _with_status(record: FlowRecord, nodes: list[NodeInfo]) -> FlowRecord:
     failed = {key for n in nodes for key in n.failed}
     reasons = {key: why for n in nodes for key, why in n.failures.items()}
     restarts = {key: count for n in nodes for key, count in n.restarts.items()}
+    runs = {n.name: set(n.pods) for n in nodes}
 
     def status(node: str, started: float | None, pod: str, now: str) -> str:
         """Lost: the node left the mesh, or restarted since it spawned the Peas (they died
-        with it). Failed: a Pea of the pod exited on its own and its restart policy is
-        spent. Restarting: one exited and the node is starting it again."""
+        with it) and has not re-created them. Failed: a Pea of the pod exited on its own and
+        its restart policy is spent. Restarting: one exited and the node is starting it
+        again."""
         key = f"{flow_id}/{pod}"
-        if node not in live or (started is not None and live[node] != started):
+        if node not in live or (started is not None and live[node] != started
+                                and key not in runs.get(node, ())):
             return "lost"
         if key in reasons:
             return "failed"

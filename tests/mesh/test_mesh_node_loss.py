@@ -1,4 +1,5 @@
-"""A node dies (SIGKILL of its ``jinad``): its Peas follow, the mesh forgets it, flows say so."""
+"""A node dies (SIGKILL of its ``jinad``): its Peas follow, the mesh forgets it, flows say so;
+started again on its state dir, it re-creates what the Flows still place on it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from mesh import Client, Document
 from tests.fixtures.procs import running
 from tests.fixtures.waiting import wait_for
 from tests.mesh.conftest import EDGE_PORT, Mesh, build_mesh
@@ -85,15 +87,22 @@ def test_killed_node_leaves_the_mesh_and_its_flows_say_so(mesh: Mesh) -> None:
                                                                        "pc": ("C", "running")})
         assert _status(mesh, asked, on_b) == ("degraded", "lost", {"pc": ("C", "running")})
 
-    # B comes back (same state dir): it is in the mesh again, but what ran there is still lost
+    # B comes back (same state dir): it re-creates what the Flows still place on it (pb, and
+    # on_b's gateway), on the same ports, and both Flows run again
     mesh.start("B")
     wait_for(lambda: _live_nodes(mesh, "A") == {"A", "B", "C"}, timeout_s=10,
              what="B back in GET /nodes")
-    assert mesh["B"].peas() == []
-    for asked in ("A", "B", "C"):
-        assert _status(mesh, asked, on_a)[::2] == ("degraded", {"pb": ("B", "lost"),
-                                                               "pc": ("C", "running")})
-        assert _status(mesh, asked, on_b)[:2] == ("degraded", "lost")
+    wait_for(lambda: all(_status(mesh, asked, on_b)[:2] == ("running", "running")
+                         and _status(mesh, asked, on_a)[0] == "running" for asked in "ABC"),
+             timeout_s=15, what="B's pods re-created and both Flows running")
+    assert _status(mesh, "C", on_a)[2] == {"pb": ("B", "running"), "pc": ("C", "running")}
+    again = mesh["B"].peas()
+    assert len(again) == 2 and not set(again) & set(b_peas)
+    for flow_id in (on_a, on_b):
+        body = requests.get(_url(mesh, "A", f"/flow/{flow_id}"), timeout=10).json()
+        with Client(host=body["host"], port_expose=body["port"], timeout_s=30) as client:
+            results = client.index([Document(text="after B came back")])
+        assert results is not None and results[0].num_docs == 1
 
     # deleting them still works: every live node stops what it runs of them
     for flow_id, asked in ((on_a, "C"), (on_b, "A")):
