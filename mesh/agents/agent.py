@@ -19,6 +19,7 @@ from pathlib import Path
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from mesh.agents.cordon import Cordon
 from mesh.agents.handlers import Commands
 from mesh.agents.heartbeat import Heartbeat
 from mesh.agents.liveness import Liveness
@@ -35,6 +36,8 @@ from mesh.events.files import FlowFiles
 from mesh.events.kv import FlowStore, NodeRegistry
 from mesh.events.models import (
     AuditEvent,
+    CordonReply,
+    CordonRequest,
     KillRequest,
     LifecycleEvent,
     LifecycleKind,
@@ -99,7 +102,9 @@ class Agent:
                                    failed=self.supervisor.failed, edge_key=edge_key,
                                    failures=self.supervisor.failures,
                                    restarts=self.supervisor.restart_counts,
-                                   pods=self.supervisor.running, instance=instance)
+                                   pods=self.supervisor.running, instance=instance,
+                                   cordoned=lambda: self.cordon.cordoned)
+        self.cordon = Cordon(state_dir)
         self.pea_metrics = PeaCollector(node=name, peas=self.supervisor.pea_refs)  # /metrics
         self.edge_key, self.trusted_keys_file = edge_key, trusted_keys_file
         self.verifier: Verifier | None = None
@@ -142,6 +147,7 @@ class Agent:
                       name="spawn", concurrency=SPAWN_CONCURRENCY),
             await sub(subjects.KILL_ALL, KillRequest, c.kill, name="kill"),
             await sub(subjects.ports(self.name), PortsRequest, c.ports, name="ports"),
+            await sub(subjects.cordon(self.name), CordonRequest, self._on_cordon, name="cordon"),
         ]
         self.heartbeat.start()
         self._leases = asyncio.create_task(self._expire_leases(), name="leases")
@@ -149,6 +155,16 @@ class Agent:
         task = self.loop.create_task(self._reconcile(), name="reconcile")
         self._recoveries.add(task)  # cancelled, as restarts are, when the node stops
         task.add_done_callback(self._recoveries.discard)
+
+    async def _on_cordon(self, req: CordonRequest, _msg: Msg) -> CordonReply:
+        """Take no new pods (or take them again); said at once in the node's record, and kept
+        across restarts of this jinad. What the node runs stays."""
+        changed = await asyncio.to_thread(self.cordon.set, req.cordon)
+        if changed:
+            logger.warning("node %s %s", self.name, "cordoned: it takes no new pods" if req.cordon
+                           else "uncordoned: it takes new pods again")
+            await self.heartbeat.beat()
+        return CordonReply(ok=True, node=self.name, cordoned=self.cordon.cordoned)
 
     async def _reconcile(self) -> None:
         """Re-create the pods this node ran before it restarted (mesh/agents/journal.py) whose

@@ -23,7 +23,8 @@ class Heartbeat:
                  edge_key: str | None = None, instance: str = "",
                  failures: Callable[[], dict[str, str]] = dict,
                  restarts: Callable[[], dict[str, int]] = dict,
-                 pods: Callable[[], list[str]] = list) -> None:
+                 pods: Callable[[], list[str]] = list,
+                 cordoned: Callable[[], bool] = bool) -> None:
         self.nodes = nodes
         self.name, self.address, self.port, self.labels = name, address, port, labels
         self.version, self.started, self.edge_key = version, started, edge_key
@@ -31,6 +32,7 @@ class Heartbeat:
         self.interval_s = interval_s
         self.peas, self.failed = peas, failed
         self.failures, self.restarts, self.pods = failures, restarts, pods
+        self.cordoned = cordoned
         self._task: asyncio.Task[None] | None = None
 
     async def beat(self) -> None:
@@ -40,7 +42,8 @@ class Heartbeat:
                                        started=self.started, peas=self.peas(),
                                        failed=self.failed(), edge_key=self.edge_key,
                                        instance=self.instance, failures=self.failures(),
-                                       restarts=self.restarts(), pods=self.pods()))
+                                       restarts=self.restarts(), pods=self.pods(),
+                                       cordoned=self.cordoned()))
 
     async def beat_soon(self) -> None:
         """Publish now, or log why not: the broker may be away (nats-py reconnects)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -49,6 +50,11 @@ class EdgeClient:
 
     def renew_pod(self, pod_id: str, lease_s: float) -> dict[str, Any]:
         return self._call("PUT", f"/pod/{pod_id}/lease?lease_s={lease_s}", timeout_s=10)
+
+    def cordon(self, node: str, *, on: bool = True) -> dict[str, Any]:
+        """Cordon ``node`` (``on=False``: uncordon it)."""
+        return self._call("POST", f"/nodes/{urllib.parse.quote(node, safe='')}/"
+                          f"{'cordon' if on else 'uncordon'}")
 
     def get_flow(self, flow_id: str) -> dict[str, Any]:
         return self._call("GET", f"/flow/{flow_id}")

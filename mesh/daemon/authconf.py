@@ -22,7 +22,7 @@ __all__ = ["password_variable", "render"]
 HEADER = """\
 # NATS with the mesh's three roles (written by `python -m mesh.daemon.authconf {nodes}`
 # from mesh/daemon/roles.py; a test checks the two agree):
-#   node-<name>  one per jinad: serves its own jinad.spawn.<name>/ports.<name>, jinad.spawn.any
+#   node-<name>  one per jinad: serves its own jinad.spawn/ports/cordon.<name>, jinad.spawn.any
 #                and jinad.kill.>; publishes logs, events, its audit records and its own key
 #                of the nodes bucket; reads flows, nodes and uploaded files
 #   edge         the jinads' edges (admin): commands to any node, Flow records, files

@@ -1,7 +1,7 @@
 """The three NATS roles of a mesh, as nats-server permissions.
 
-- **node** (one user per node name): serves its own ``jinad.spawn.<name>`` and
-  ``jinad.ports.<name>``, the ``jinad.spawn.any`` queue and ``jinad.kill.>``, answers them
+- **node** (one user per node name): serves its own ``jinad.spawn.<name>``,
+  ``jinad.cordon.<name>`` and ``jinad.ports.<name>``, the ``jinad.spawn.any`` queue and ``jinad.kill.>``, answers them
   (``allow_responses``), publishes logs, events and its own audit records, keeps its own key
   of the nodes bucket, reads the nodes and flows buckets and the uploaded files.
 - **edge** (admin): sends commands to any node, writes Flow records and uploaded files,
@@ -90,7 +90,8 @@ def _node(name: str) -> tuple[list[str], list[str]]:
         f"{_API}.STREAM.INFO.{LOGS_STREAM}", f"{_API}.STREAM.INFO.{EVENTS_STREAM}",
         *_read_kv(_NODES, _FLOWS, _FILES), *_consume(_FILES),
     ]
-    subscribe = [subjects.spawn(name), subjects.SPAWN_ANY, subjects.ports(name), subjects.KILL_ALL]
+    subscribe = [subjects.spawn(name), subjects.SPAWN_ANY, subjects.ports(name), subjects.KILL_ALL,
+                 subjects.cordon(name)]
     return publish, subscribe
 
 
@@ -98,6 +99,7 @@ def _edge() -> tuple[list[str], list[str]]:
     streams = (_NODES, _FLOWS, _FILES, LOGS_STREAM, EVENTS_STREAM)
     publish = [
         f"{subjects.PREFIX}.spawn.*", subjects.KILL_ALL, f"{subjects.PREFIX}.ports.*",
+        f"{subjects.PREFIX}.cordon.*",
         f"$KV.{FLOWS_BUCKET}.>", f"$O.{FILES_BUCKET}.>",
         f"{_API}.INFO", f"{_API}.STREAM.NAMES",
         *(f"{_API}.STREAM.{op}.{s}" for op in ("CREATE", "INFO") for s in streams),

@@ -35,6 +35,8 @@ __all__ = [
     "ErrorReply",
     "Event",
     "KillReply",
+    "CordonRequest",
+    "CordonReply",
     "KillRequest",
     "LifecycleEvent",
     "LifecycleKind",
@@ -165,6 +167,8 @@ class NodeInfo(Event):
                                      "many times the node restarted a Pea of it")
     pods: list[str] = Field(default_factory=list, description="'<flow>/<pod>' of the pods it "
                             "runs (after a restart of its jinad: those it re-created)")
+    cordoned: bool = Field(False, description="it takes no new pods (POST /nodes/{name}/cordon); "
+                           "what it runs stays")
     version: str
     started: float = Field(description="epoch seconds")
     heartbeat: float = Field(description="epoch seconds of this record")
@@ -270,6 +274,21 @@ class KillReply(Event):
     ok: bool
     node: str | None = None
     peas: list[dict[str, Any]] = Field(default_factory=list, description="per-pea results")
+    error: ErrorBody | None = None
+
+
+class CordonRequest(Event):
+    """Cordon a node (it takes no new pods; what it runs stays) or uncordon it."""
+
+    type: Literal["cordon.request.v1"] = "cordon.request.v1"
+    cordon: bool
+
+
+class CordonReply(Event):
+    type: Literal["cordon.reply.v1"] = "cordon.reply.v1"
+    ok: bool
+    node: str
+    cordoned: bool
     error: ErrorBody | None = None
 
 

@@ -17,6 +17,7 @@ Tree::
     jinad.logs.<flow>.<pod>.<pea>   one LogRecord per log line (LOGS_ALL: jinad.logs.>)
     jinad.events.<flow>             LifecycleEvents (EVENTS_ALL: jinad.events.>)
     jinad.ports.<node>              request/reply: free ports on that node
+    jinad.cordon.<node>             request/reply: the node takes no new pods, or takes them again
     jinad.audit.<node>              AuditEvents: each command a node took or refused, and who sent it
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "SPAWN_ANY",
     "SPAWN_QUEUE",
     "audit",
+    "cordon",
     "events",
     "kill",
     "logs",
@@ -118,6 +120,11 @@ def events(flow: str) -> str:
 def ports(node: str) -> str:
     """Free-port requests for one node."""
     return f"{PREFIX}.ports.{token(node)}"
+
+
+def cordon(node: str) -> str:
+    """Cordon and uncordon commands for one node."""
+    return f"{PREFIX}.cordon.{token(node)}"
 
 
 def audit(node: str) -> str:

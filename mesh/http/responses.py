@@ -54,7 +54,15 @@ class ReadyBody(BaseModel):
 class NodeItem(NodeInfo):
     version_mismatch: bool = Field(description="the node runs another version than this one")
     ineligible: str | None = Field(None, description="why this edge places no pod on the node "
-                                   "(another mesh protocol); null when it may take pods")
+                                   "(another mesh protocol, cordoned); null when it may take pods")
+    status: Literal["ready", "cordoned"] = Field(description="ready: it takes new pods; "
+                                                 "cordoned: it keeps what it runs, nothing new")
+
+
+class CordonBody(BaseModel):
+    status_code: Literal[200] = 200
+    node: str
+    status: Literal["ready", "cordoned"]
 
 
 class NodesBody(BaseModel):

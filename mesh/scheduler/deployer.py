@@ -13,14 +13,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mesh.errors import FlowConfigError, NotFoundError, UnavailableError
+from mesh.errors import ConflictError, FlowConfigError, NotFoundError, UnavailableError
 from mesh.events import subjects
 from mesh.events.bus import Bus
-from mesh.events.errors import BusTimeoutError, KeyNotFound
+from mesh.events.errors import BusTimeoutError, KeyNotFound, NoRespondersError
 from mesh.events.files import FlowFiles
 from mesh.events.kv import FlowStore, NodeRegistry
 from mesh.events.models import (
     MAX_PORTS,
+    CordonReply,
+    CordonRequest,
     KillReply,
     KillRequest,
     NodeInfo,
@@ -37,7 +39,7 @@ from mesh.flow.flow import Flow
 from mesh.flow.spec import FlowSpec, PodSpec
 from mesh.flow.topology import FlowPlan, PodPlan, plan_flow, plan_pod_alone
 from mesh.runtime.config import GatewayConfig, PeaConfig, config_from_dict, config_to_dict
-from mesh.scheduler.placer import choose_node, has_head, spread_replicas
+from mesh.scheduler.placer import choose_gateway, choose_node, has_head, spread_replicas
 
 __all__ = ["MAX_PORTS", "Deployer"]
 
@@ -86,7 +88,8 @@ class Deployer:
         check_builtins(flow.pods)
         chosen: dict[str, NodeInfo] = {}
         spread: dict[str, list[NodeInfo]] = {}  # the replicas' nodes of pods with a head
-        pending = {here.name: 1}  # the gateway
+        gateway = choose_gateway(live, here=here, pending={})
+        pending = {gateway.name: 1}
         for p in flow.pods:
             name = p.name or ""
             node = chosen[name] = choose_node(p, live, here=here, pending=pending)
@@ -94,8 +97,8 @@ class Deployer:
             if has_head(p):
                 spread[name] = spread_replicas(p, live, home=node, pending=pending)
         refs = {n.name: NodeRef(name=n.name, address=n.address) for n in live}
-        pools = await self._reserve(flow, chosen, spread, here)
-        placement = Placement(gateway=refs[here.name], pods={k: refs[v.name] for k, v in chosen.items()},
+        pools = await self._reserve(flow, chosen, spread, gateway)
+        placement = Placement(gateway=refs[gateway.name], pods={k: refs[v.name] for k, v in chosen.items()},
                               ports=lambda node: pools[node.name].pop(),
                               replicas={k: [refs[n.name] for n in v] for k, v in spread.items()})
         plan = plan_flow(flow.flow_id, flow.spec, flow.pods, placement=placement)
@@ -228,6 +231,19 @@ class Deployer:
         await self.flows.delete(flow_id)
         await self._drop_files(flow_id)
         return record
+
+    async def cordon(self, node: str, cordon: bool) -> CordonReply:
+        """Cordon (or uncordon) ``node``: a signed command it answers once its record says so."""
+        live = {n.name for n in await self.nodes.list()}
+        if node not in live:
+            raise NotFoundError(f"no live node {node!r} in the mesh; nodes are "
+                                + ", ".join(sorted(live)), detail={"node": node})
+        try:
+            return await self.bus.request(subjects.cordon(node), CordonRequest(cordon=cordon),
+                                          CordonReply, timeout_s=10, signed=True)
+        except NoRespondersError as exc:
+            raise ConflictError(f"node {node} takes no cordon commands (a jinad older than this "
+                                "one?): upgrade it", detail={"node": node}) from exc
 
     async def kill(self, flow_id: str, nodes: set[str], *, pod: str | None = None,
                    timeout_s: float = 15.0) -> list[KillReply]:

@@ -8,7 +8,7 @@ from mesh.events.models import PROTOCOL, NodeInfo
 from mesh.flow.spec import PodSpec
 from mesh.net.hosts import is_this_machine
 
-__all__ = ["choose_node", "has_head", "ineligible", "spread_replicas"]
+__all__ = ["choose_gateway", "choose_node", "has_head", "ineligible", "spread_replicas"]
 
 
 def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo,
@@ -23,6 +23,18 @@ def choose_node(pod: PodSpec, nodes: list[NodeInfo], *, here: NodeInfo,
     # one hop less), then the lower load, then the name: never the moment's load alone
     return min(_fitting(pod, nodes), key=lambda n: (_load(n, extra), n.name != here.name,
                                                     n.load1, n.name))
+
+
+def choose_gateway(nodes: list[NodeInfo], *, here: NodeInfo, pending: dict[str, int]) -> NodeInfo:
+    """The node of a Flow's gateway: the one that took the Flow, unless it is cordoned (then
+    the least loaded other); a ConflictError when every node is."""
+    if not here.cordoned:
+        return here
+    open_nodes = [n for n in nodes if not n.cordoned and n.protocol == PROTOCOL]
+    if not open_nodes:
+        raise ConflictError("every live node is cordoned, so nothing can be placed: "
+                            "POST /nodes/{name}/uncordon one", detail={"constraint": {"cordoned": True}})
+    return min(open_nodes, key=lambda n: (_load(n, pending), n.load1, n.name))
 
 
 def spread_replicas(pod: PodSpec, nodes: list[NodeInfo], *, home: NodeInfo,
@@ -87,12 +99,14 @@ def _fitting(pod: PodSpec, nodes: list[NodeInfo]) -> list[NodeInfo]:
             + (" it may use" if rule.nodes is not None else "") + " has; nodes: "
             + "; ".join(f"{n.name} {n.labels or '{}'}" for n in allowed),
             detail={"pod": pod.name, "constraint": {"labels": labels}})
-    fitting = [n for n in labelled if n.protocol == PROTOCOL]
+    fitting = [n for n in labelled if n.protocol == PROTOCOL and not n.cordoned]
     if not fitting:
         raise ConflictError(
-            f"pod {pod.name!r} could only go to nodes of another mesh protocol: "
+            f"pod {pod.name!r} could only go to nodes that take no pods of this edge (another "
+            "mesh protocol, or cordoned): "
             + "; ".join(f"{n.name} {ineligible(n)}" for n in labelled),
-            detail={"pod": pod.name, "nodes": [n.name for n in labelled]})
+            detail={"pod": pod.name, "nodes": [n.name for n in labelled],
+                    "constraint": {"cordoned": [n.name for n in labelled if n.cordoned]}})
     return fitting
 
 
@@ -118,4 +132,6 @@ def ineligible(node: NodeInfo) -> str | None:
     if node.protocol != PROTOCOL:
         return (f"speaks mesh protocol {node.protocol} and this edge {PROTOCOL}: upgrade it "
                 "(README: upgrading a mesh) before it takes pods of this edge")
+    if node.cordoned:
+        return f"is cordoned: it takes no new pods (POST /nodes/{node.name}/uncordon)"
     return None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh.errors import NotFoundError
+from mesh.errors import ConflictError, NotFoundError
 from tests.fixtures.jinad import JinadFactory, JinadNode, pea_pids_of
 from tests.fixtures.waiting import wait_for
 from tests.integration.test_cli import MESH, REPO, MeshProcess, assert_quiet_error, free_port
@@ -154,11 +154,34 @@ def test_nodes_lists_the_node(node: JinadNode) -> None:
 
     assert result.returncode == 0, result.stderr
     header, *rows, count = result.stdout.splitlines()
-    assert header.split()[:3] == ["NAME", "ADDRESS", "LABELS"]
-    assert [row.split()[:2] for row in rows] == [[node.name, f"127.0.0.1:{node.port}"]]
+    assert header.split()[:4] == ["NAME", "STATUS", "ADDRESS", "LABELS"]
+    assert [row.split()[:3] for row in rows] == [[node.name, "ready", f"127.0.0.1:{node.port}"]]
     assert count == "1 node"
     as_json = run_mesh("nodes", "--port-expose", str(node.port), "--json")
     assert [n["name"] for n in json.loads(as_json.stdout)] == [node.name]
+
+
+def test_a_cordoned_node_takes_no_flow_until_uncordoned(clean_node: JinadNode) -> None:
+    port = str(clean_node.port)
+    yaml_text = (REPO / "examples" / "dummy_flow.yml").read_text(encoding="utf-8")
+    cordoned = run_mesh("cordon", clean_node.name, "--port-expose", port)
+    try:
+        assert cordoned.returncode == 0, cordoned.stderr
+        assert cordoned.stdout == f"node {clean_node.name}: cordoned\n"
+        listed = run_mesh("nodes", "--port-expose", port).stdout.splitlines()[1].split()
+        assert listed[:2] == [clean_node.name, "cordoned"]
+        with pytest.raises(ConflictError) as refused:  # its only node takes nothing new: a 409
+            clean_node.edge.create_flow(yaml_text)
+        assert "cordoned" in refused.value.message
+        assert pea_pids_of(clean_node.proc.pid) == [] and clean_node.edge.flows() == []
+    finally:
+        uncordoned = run_mesh("uncordon", clean_node.name, "--port-expose", port)
+    assert uncordoned.returncode == 0 and uncordoned.stdout.endswith(": ready\n"), uncordoned.stderr
+    flow_id = clean_node.edge.create_flow(yaml_text)["flow_id"]
+    clean_node.edge.delete_flow(flow_id)
+    unknown = run_mesh("cordon", "nobody", "--port-expose", port)
+    assert unknown.returncode == 1 and "no live node 'nobody'" in unknown.stderr
+    assert_quiet_error(unknown)
 
 
 # -- mesh logs -----------------------------------------------------------------------------

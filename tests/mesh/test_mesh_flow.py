@@ -350,6 +350,39 @@ def test_a_placement_no_node_meets_is_refused_before_anything_starts(clean: Mesh
     assert _flow_ids(mesh, "A") == []
 
 
+def test_a_cordoned_node_keeps_its_pods_takes_no_new_ones_and_stays_cordoned(clean: Mesh) -> None:
+    """Cordon C: its pod runs on, new replicas go to A and B only, a pod that names C is a
+    409; C's jinad restarted is still cordoned; uncordoned, it takes replicas again."""
+    mesh = clean
+    first = _put_flow(mesh, "A", _flow_yaml(_pod("pc", host="C"))).json()
+    url = f"http://{mesh['B'].ip}:{EDGE_PORT}/nodes"
+    try:
+        resp = requests.post(f"{url}/C/cordon", timeout=10)
+        assert resp.status_code == 200 and resp.json()["status"] == "cordoned", resp.text
+        status = {n["name"]: n["status"] for n in requests.get(url, timeout=10).json()["nodes"]}
+        assert status == {"A": "ready", "B": "ready", "C": "cordoned"}
+        spread = _put_flow(mesh, "A", _flow_yaml(_pod("r", uses="_pass", replicas=4))).json()
+        assert {p["node"] for p in spread["pods"][0]["peas"]} == {"A", "B"}
+        assert _delete_flow(mesh, "A", spread["flow_id"]).status_code == 200
+        pinned = _put_flow(mesh, "B", _flow_yaml(_pod("p", host="C")))
+        assert pinned.status_code == 409 and "cordoned" in pinned.json()["message"], pinned.text
+        body = _get_flow(mesh, "A", first["flow_id"]).json()
+        assert body["status"] == "running"  # what it ran stays
+
+        assert mesh["C"].jinad.stop() == 0
+        mesh.start("C")
+        wait_for(lambda: {n["name"]: n["status"] for n in requests.get(url, timeout=10).json()[
+            "nodes"]}.get("C") == "cordoned", timeout_s=15, what="C back, still cordoned")
+    finally:
+        assert requests.post(f"{url}/C/uncordon", timeout=10).json()["status"] == "ready"
+    spread = _put_flow(mesh, "A", _flow_yaml(_pod("r", uses="_pass", replicas=3))).json()
+    assert sorted(p["node"] for p in spread["pods"][0]["peas"] if "/head" not in p["name"]
+                  and "/tail" not in p["name"]) == ["A", "B", "C"]
+    for flow in (spread, first):
+        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
+    assert requests.post(f"{url}/nobody/cordon", timeout=10).status_code == 404
+
+
 def test_a_pea_that_stops_answering_is_killed_and_restarted(clean: Mesh) -> None:
     """The liveness probe: a Pea stopped with SIGSTOP (its process lives, its control socket
     is silent) is killed after ``liveness_s`` and started again; the Flow serves again."""

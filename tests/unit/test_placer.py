@@ -8,7 +8,7 @@ import pytest
 from mesh.errors import ConflictError, FlowConfigError
 from mesh.events.models import PROTOCOL, NodeInfo
 from mesh.flow.spec import PodSpec
-from mesh.scheduler.placer import choose_node, ineligible, spread_replicas
+from mesh.scheduler.placer import choose_gateway, choose_node, ineligible, spread_replicas
 
 pytestmark = pytest.mark.unit
 
@@ -112,3 +112,18 @@ def test_a_placement_no_node_meets_is_a_409_naming_the_constraint() -> None:
     assert "no live node it may use has" in caught.value.message
     with pytest.raises(ValueError, match="disagree on gpu"):
         _pod(labels={"gpu": "1"}, placement={"labels": {"gpu": "2"}})
+
+
+def test_a_cordoned_node_takes_nothing_new_the_gateway_included() -> None:
+    here, other = _node("a"), _node("bb", peas=6)
+    here.cordoned = True
+    assert choose_node(PodSpec(name="p"), [here, other], here=here).name == "bb"
+    assert choose_gateway([here, other], here=here, pending={}).name == "bb"
+    with pytest.raises(ConflictError, match="which is cordoned"):
+        choose_node(PodSpec(name="p", host="a"), [here, other], here=here)
+    other.cordoned = True
+    with pytest.raises(ConflictError) as caught:
+        choose_node(PodSpec(name="p"), [here, other], here=here)
+    assert caught.value.detail["constraint"] == {"cordoned": ["a", "bb"]}
+    with pytest.raises(ConflictError, match="every live node is cordoned"):
+        choose_gateway([here, other], here=here, pending={})

@@ -26,7 +26,7 @@ def test_the_shipped_auth_conf_is_the_roles() -> None:
 def test_a_node_serves_its_own_name_and_commands_nobody() -> None:
     p = permissions("node", user="node-a", node="a")
     assert p["subscribe"]["allow"] == ["jinad.spawn.a", "jinad.spawn.any", "jinad.ports.a",
-                                       "jinad.kill.>", "_INBOX.node-a.>"]
+                                       "jinad.kill.>", "jinad.cordon.a", "_INBOX.node-a.>"]
     publish = p["publish"]["allow"]
     assert not [s for s in publish if s.startswith(("jinad.spawn", "jinad.kill", "jinad.ports",
                                                     "_INBOX", "$KV.jinad_flows", "$O."))]

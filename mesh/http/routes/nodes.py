@@ -1,4 +1,5 @@
-"""``/alive``, ``/health``, ``/ready`` and ``/nodes``: this node, its probes, and the mesh.
+"""``/alive``, ``/health``, ``/ready`` and ``/nodes``: this node, its probes, and the mesh;
+``/nodes/{name}/cordon`` and ``/uncordon``: whether a node takes new pods.
 
 The probes need no token. ``/alive`` and ``/health`` answer as long as the process does,
 also while the broker is away (``/alive`` then says ``"broker": "unreachable"``);
@@ -17,7 +18,14 @@ from mesh.events.models import NodeInfo
 from mesh.http.apidoc import answers
 from mesh.http.context import EdgeContext, EdgeRequest
 from mesh.http.errors import BROKER_AWAY
-from mesh.http.responses import AliveBody, HealthBody, NodeItem, NodesBody, ReadyBody
+from mesh.http.responses import (
+    AliveBody,
+    CordonBody,
+    HealthBody,
+    NodeItem,
+    NodesBody,
+    ReadyBody,
+)
 from mesh.scheduler.placer import ineligible
 
 __all__ = ["bp"]
@@ -80,6 +88,27 @@ async def nodes(request: EdgeRequest) -> HTTPResponse:
     ctx = request.app.ctx
     live = await ctx.nodes.live_nodes()
     items = [NodeItem(**node.model_dump(), version_mismatch=node.version != ctx.version,
-                      ineligible=ineligible(node))
+                      ineligible=ineligible(node), status="cordoned" if node.cordoned else "ready")
              for node in sorted(live, key=lambda n: n.name)]
     return json(NodesBody(nodes=items, count=len(items)).model_dump(mode="json"))
+
+
+@bp.post("/nodes/<name:str>/cordon")
+@answers(CordonBody, errors=(404, 409, 503))
+async def cordon(request: EdgeRequest, name: str) -> HTTPResponse:
+    """The node takes no new pods (none is placed on it, a pod that names it is a 409); what
+    it runs stays. Kept across restarts of its jinad."""
+    return await _cordon(request, name, True)
+
+
+@bp.post("/nodes/<name:str>/uncordon")
+@answers(CordonBody, errors=(404, 409, 503))
+async def uncordon(request: EdgeRequest, name: str) -> HTTPResponse:
+    """The node takes new pods again."""
+    return await _cordon(request, name, False)
+
+
+async def _cordon(request: EdgeRequest, name: str, on: bool) -> HTTPResponse:
+    reply = await request.app.ctx.deployer.cordon(name, on)
+    body = CordonBody(node=reply.node, status="cordoned" if reply.cordoned else "ready")
+    return json(body.model_dump(mode="json"))
