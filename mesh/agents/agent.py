@@ -103,7 +103,8 @@ class Agent:
                                    failures=self.supervisor.failures,
                                    restarts=self.supervisor.restart_counts,
                                    pods=self.supervisor.running, instance=instance,
-                                   cordoned=lambda: self.cordon.cordoned)
+                                   cordoned=lambda: self.cordon.cordoned,
+                                   down=self.supervisor.down)
         self.cordon = Cordon(state_dir)
         self.pea_metrics = PeaCollector(node=name, peas=self.supervisor.pea_refs)  # /metrics
         self.edge_key, self.trusted_keys_file = edge_key, trusted_keys_file

@@ -24,7 +24,8 @@ class Heartbeat:
                  failures: Callable[[], dict[str, str]] = dict,
                  restarts: Callable[[], dict[str, int]] = dict,
                  pods: Callable[[], list[str]] = list,
-                 cordoned: Callable[[], bool] = bool) -> None:
+                 cordoned: Callable[[], bool] = bool,
+                 down: Callable[[], list[str]] = list) -> None:
         self.nodes = nodes
         self.name, self.address, self.port, self.labels = name, address, port, labels
         self.version, self.started, self.edge_key = version, started, edge_key
@@ -32,7 +33,7 @@ class Heartbeat:
         self.interval_s = interval_s
         self.peas, self.failed = peas, failed
         self.failures, self.restarts, self.pods = failures, restarts, pods
-        self.cordoned = cordoned
+        self.cordoned, self.down = cordoned, down
         self._task: asyncio.Task[None] | None = None
 
     async def beat(self) -> None:
@@ -43,7 +44,7 @@ class Heartbeat:
                                        failed=self.failed(), edge_key=self.edge_key,
                                        instance=self.instance, failures=self.failures(),
                                        restarts=self.restarts(), pods=self.pods(),
-                                       cordoned=self.cordoned()))
+                                       cordoned=self.cordoned(), down=self.down()))
 
     async def beat_soon(self) -> None:
         """Publish now, or log why not: the broker may be away (nats-py reconnects)."""

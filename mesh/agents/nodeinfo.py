@@ -28,11 +28,12 @@ def node_info(*, name: str, address: str, port: int, labels: dict[str, str], pea
               edge_key: str | None = None, instance: str = "",
               failures: dict[str, str] | None = None,
               restarts: dict[str, int] | None = None, pods: list[str] | None = None,
-              cordoned: bool = False) -> NodeInfo:
+              cordoned: bool = False, down: list[str] | None = None) -> NodeInfo:
     total, available = memory_mb()
     return NodeInfo(name=name, address=address, port=port, labels=labels,
                     cpu_count=os.cpu_count() or 1, load1=os.getloadavg()[0],
                     mem_total_mb=total, mem_available_mb=available, peas=peas, failed=failed or [],
                     version=version, started=started, heartbeat=time.time(), edge_key=edge_key,
                     protocol=PROTOCOL, instance=instance, failures=failures or {},
-                    restarts=restarts or {}, pods=pods or [], cordoned=cordoned)
+                    restarts=restarts or {}, pods=pods or [], cordoned=cordoned,
+                    down=down or [])

@@ -222,6 +222,12 @@ class Supervisor:
             return sorted(f"{r.flow_id}/{r.pod}" for r in self.pods.values()
                           if any(p.returncode is not None for p in r.peas))
 
+    def down(self) -> list[str]:
+        """``<flow>/<pod>/<pea>`` of the Peas that exited while they should run."""
+        with self._lock:
+            return sorted(f"{r.flow_id}/{r.pod}/{p.name}" for r in self.pods.values()
+                          for p in r.peas if p.returncode is not None)
+
     def running(self) -> list[str]:
         """``<flow>/<pod>`` of every pod on the books."""
         with self._lock:

@@ -169,6 +169,8 @@ class NodeInfo(Event):
                             "runs (after a restart of its jinad: those it re-created)")
     cordoned: bool = Field(False, description="it takes no new pods (POST /nodes/{name}/cordon); "
                            "what it runs stays")
+    down: list[str] = Field(default_factory=list, description="'<flow>/<pod>/<pea>' of the Peas "
+                            "that exited on their own (being restarted, or failed)")
     version: str
     started: float = Field(description="epoch seconds")
     heartbeat: float = Field(description="epoch seconds of this record")

@@ -23,6 +23,9 @@ class PeaRecord(BaseModel):
     node: str | None = Field(None, description="the node it runs on (None: its pod's node)")
     address: str | None = Field(None, description="that node's advertised address")
     node_started: float | None = Field(None, description="as PodRecord.node_started, for its node")
+    status: str | None = Field(None, description="GET /flow: running (or starting), restarting "
+                               "(it exited; its node starts it again), failed (its pod's restart "
+                               "policy is spent), lost (its node left the mesh or restarted)")
 
 
 class PodRecord(BaseModel):
@@ -37,6 +40,8 @@ class PodRecord(BaseModel):
     node_started: float | None = Field(None, description="start time of the node's jinad that "
                                        "spawned the Peas: a node that restarted lost them")
     restarts: int = Field(0, description="times its node restarted a Pea of it (GET /flow)")
+    running_replicas: int | None = Field(None, description="GET /flow: how many of its replicas "
+                                         "run now (``replicas`` is how many should)")
     reason: str | None = Field(None, description="why it failed: the last exit, once its "
                                "restart policy is spent (GET /flow)")
 

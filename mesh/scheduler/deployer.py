@@ -318,6 +318,7 @@ def _with_status(record: FlowRecord, nodes: list[NodeInfo]) -> FlowRecord:
     reasons = {key: why for n in nodes for key, why in n.failures.items()}
     restarts = {key: count for n in nodes for key, count in n.restarts.items()}
     runs = {n.name: set(n.pods) for n in nodes}
+    down = {key for n in nodes for key in n.down}
 
     def status(node: str, started: float | None, pod: str, now: str) -> str:
         """Lost: the node left the mesh, or restarted since it spawned the Peas (they died
@@ -339,6 +340,16 @@ def _with_status(record: FlowRecord, nodes: list[NodeInfo]) -> FlowRecord:
         pod.status = next((s for s in shown if s == "lost"), shown[0])
         pod.restarts = restarts.get(f"{flow_id}/{pod.name}", 0)
         pod.reason = reasons.get(f"{flow_id}/{pod.name}")
+        for pea in pod.peas:
+            here = status(pea.node or pod.node, pea.node_started or pod.node_started, pod.name,
+                          "starting" if pod.status == "starting" else "running")
+            if here != "lost" and f"{flow_id}/{pod.name}/{pea.name}" in down:
+                here = "failed" if pod.reason else "restarting"
+            elif here in ("failed", "restarting"):
+                here = "running"  # another Pea of the pod is the one down
+            pea.status = here
+        pod.running_replicas = sum(1 for p in pod.peas if p.status == "running"
+                                   and p.name not in (f"{pod.name}/head", f"{pod.name}/tail"))
     gw = record.gateway
     if gw is not None:
         gw.status = status(gw.node, gw.node_started, "gateway", gw.status)

@@ -263,6 +263,9 @@ def test_a_pea_that_dies_on_its_node_shows_as_failed_everywhere(clean: Mesh) -> 
         assert statuses("A") == statuses("C") == want
         pc = next(p for p in _get_flow(mesh, "A", flow["flow_id"]).json()["pods"] if p["name"] == "pc")
         assert pc["reason"].startswith("pc exited with code -9") and pc["restarts"] == 0
+        assert [e["status"] for e in pc["peas"]] == ["failed"] and pc["running_replicas"] == 0
+        pb = next(p for p in _get_flow(mesh, "C", flow["flow_id"]).json()["pods"] if p["name"] == "pb")
+        assert [e["status"] for e in pb["peas"]] == ["running"] and pb["running_replicas"] == 1
         listed = requests.get(f"http://{mesh['C'].ip}:{EDGE_PORT}/flows", timeout=10).json()["flows"]
         assert [(f["flow_id"], f["status"]) for f in listed] == [(flow["flow_id"], "degraded")]
         assert mesh["C"].peas() == []  # nothing restarted it
@@ -317,6 +320,8 @@ def test_replicas_spread_one_per_node_and_every_one_serves(clean: Mesh) -> None:
             assert mesh[node].peas(), f"no Pea on {node}"
         body = _get_flow(mesh, "B", flow["flow_id"]).json()
         assert body["status"] == "running" and body["pods"][0]["status"] == "running"
+        assert body["pods"][0]["running_replicas"] == 3 and body["pods"][0]["replicas"] == 3
+        assert {e["status"] for e in body["pods"][0]["peas"]} == {"running"}
         client = Client(host=flow["host"], port_expose=flow["port"], timeout_s=30)
         try:
             results = client.index([Document(text=f"doc {i}") for i in range(60)], request_size=1)
