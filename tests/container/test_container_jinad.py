@@ -170,10 +170,13 @@ def test_restarted_node_removes_the_containers_of_its_previous_life(
     box.reload()
     assert box.status == "running"  # a SIGKILLed jinad cannot stop anything
     second = jinad_factory(name=name, state_dir=first.state_dir)
-    assert containers(docker_engine, node=name) == []
     assert "stopped" in second.log() and "previous life" in second.log()
-    # the flow's record outlives the node's restart (GET says its pods are lost); DELETE goes on
-    assert requests.get(f"{second.url}/flow/{flow_id}", timeout=5).json()["status"] == "degraded"
+    # the old life's container is removed; the Flow's record, which outlives the restart, has
+    # the node start its pod again: a new container, the Flow running; DELETE stops it
+    wait_for(lambda: requests.get(f"{second.url}/flow/{flow_id}", timeout=5).json()["status"]
+             == "running", timeout_s=60, what="the pod re-created and the Flow running again")
+    (again,) = containers(docker_engine, node=name)
+    assert again.id != box.id and again.status == "running"
     assert requests.delete(f"{second.url}/flow", params={"flow_id": flow_id}, timeout=60).status_code == 200
     assert_clean(second)
 

@@ -98,7 +98,7 @@ def test_nodes_flows_and_status_print_aligned_tables_and_json(node: JinadNode,
     gateway = f"{flow['host']}:{flow['port']}"
 
     nodes = rows_of(mesh_on(node, "nodes"), "NAME")
-    assert [r[:2] for r in nodes] == [[node.name, f"127.0.0.1:{node.port}"]]
+    assert [r[:3] for r in nodes] == [[node.name, "ready", f"127.0.0.1:{node.port}"]]
     assert json.loads(mesh_on(node, "nodes", "--json"))[0]["name"] == node.name
 
     out = mesh_on(node, "flows")
