@@ -227,8 +227,11 @@ class Agent:
         """Start a Pea that exited on its own again, as its pod's restart policy says; when the
         policy is spent, the pod is failed with the reason (exit code, last lines)."""
         policy = run.restart
+        lived = time.monotonic() - run.up_since.get(dead.name, time.monotonic())
+        if lived >= policy.reset_after_s:
+            run.streak = 0  # it ran long enough: this exit starts a fresh count
         while self.supervisor.holds(run, dead):
-            if run.restarts >= policy.attempts:
+            if run.streak >= policy.attempts:
                 lines = "\n".join(info.tail[-5:])
                 run.reason = (f"{dead.name} exited with code {info.code}"
                               + (f" after {run.restarts} restarts" if run.restarts else "")
@@ -237,7 +240,8 @@ class Agent:
                 await self.notify(run.flow_id, run.pod, dead.name, "failed", info.code, run.reason)
                 await self.heartbeat.beat_soon()
                 return
-            await asyncio.sleep(policy.delay_before(run.restarts))
+            await asyncio.sleep(policy.delay_before(run.streak))
+            run.streak += 1
             run.restarts += 1
             if not self.supervisor.holds(run, dead):
                 return  # the pod was stopped meanwhile

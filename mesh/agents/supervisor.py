@@ -54,6 +54,8 @@ class PodRun:
     ready_timeout_s: float = 60.0
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     restarts: int = 0  # Peas of it this node started again
+    streak: int = 0  # restarts since a Pea of it last ran ``restart.reset_after_s``
+    up_since: dict[str, float] = field(default_factory=dict)  # Pea name -> monotonic, when ready
     reason: str | None = None  # why it failed for good (its restart policy is spent)
 
     @property
@@ -125,6 +127,8 @@ class Supervisor:
                 wait_all_ready(run.peas, [left] * len(run.peas), keys=ctrl_keys(configs))
             except PeaStartError as exc:
                 raise _classify(exc, ready_timeout_s) from exc
+            now = time.monotonic()
+            run.up_since.update({p.name: now for p in run.peas})
             with self._lock:
                 if self.pods.get(key) is not run:  # a kill came while it started
                     raise ConflictError(f"pod {pod!r} of flow {flow_id} was stopped while it started",
@@ -159,6 +163,7 @@ class Supervisor:
                                         f"{cfg.name} restarted", detail={"pod": run.pod})
                 pea.on_exit = self._exited
                 run.peas[run.peas.index(dead)] = pea
+                run.up_since[pea.name] = time.monotonic()
             RESTARTS.inc()
         except BaseException:
             pea.stop(self.stop_grace_s)

@@ -226,6 +226,10 @@ class RestartPolicy(BaseModel):
                            description="each next wait is this many times longer")
     max_delay_s: float = Field(30.0, ge=0, le=3600, allow_inf_nan=False,
                                description="the longest wait between restarts")
+    reset_after_s: float = Field(600.0, ge=0, le=86400, allow_inf_nan=False,
+                                 description="a Pea that ran this long before it exited starts "
+                                 "the count of attempts and delays afresh (a crash a day never "
+                                 "spends the policy)")
     liveness_s: float = Field(0.0, ge=0, le=86400, allow_inf_nan=False,
                               description="a Pea whose control socket has not answered for this "
                               "long while its process lives is killed and restarted (0: never; "

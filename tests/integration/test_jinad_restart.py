@@ -3,6 +3,11 @@ desired state in the Flow records), on the same ports; a Flow deleted meanwhile 
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,3 +58,34 @@ def test_a_restarted_jinad_runs_its_flows_again(jinad_factory: Any) -> None:
     node.edge.delete_flow(kept["flow_id"])
     assert pea_pids_of(node.proc.pid) == []
     assert not (node.state_dir / "spawns" / kept["flow_id"]).exists()
+
+
+def test_a_pea_that_ran_long_enough_starts_its_restart_count_afresh(jinad_factory: Any) -> None:
+    """One restart allowed, counted afresh once a Pea ran 1.5 s: two kills far apart are
+    both restarted; two kills in quick succession spend the policy and fail the pod."""
+    node: JinadNode = jinad_factory(name="crashy")
+    flow = put_flow(node, "!Flow\nversion: 1\npods:\n  - name: a\n    uses: _pass\n"
+                          "    restart: {attempts: 1, delay_s: 0, reset_after_s: 1.5}\n")
+
+    def pod() -> dict[str, Any]:
+        return dict(node.edge.get_flow(flow["flow_id"])["pods"][0])
+
+    def pea_a() -> list[int]:  # the Pea of pod a (the other one is the gateway)
+        return [p for p in pea_pids_of(node.proc.pid) if json.loads(
+            Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[-2]).get("pod") == "a"]
+
+    def kill_and_wait(restarts: int) -> None:
+        (pid,) = pea_a()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: (pod()["status"], pod()["restarts"]) == ("running", restarts)
+                 and pea_a() not in ([], [pid]), timeout_s=15, what=f"restart {restarts}")
+
+    kill_and_wait(1)
+    time.sleep(2.0)  # longer than reset_after_s: the next exit is a first one again
+    kill_and_wait(2)
+    _index(flow)
+    (pid,) = pea_a()
+    os.kill(pid, signal.SIGKILL)  # at once: the second exit in a row, and one restart allowed
+    wait_for(lambda: pod()["status"] == "failed", timeout_s=15, what="pod a failed")
+    assert pod()["reason"].startswith("a exited with code -9 after 2 restarts")
+    node.edge.delete_flow(flow["flow_id"])
