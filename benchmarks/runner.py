@@ -56,6 +56,9 @@ BENCHES: dict[str, Bench] = {
                          "PUT /flow/yaml, 3 pods on 3 jinads in network namespaces"),
     "dashboard": Bench("benchmarks.dashboard", {},
                        "GET /ui in headless Chromium, 10 nodes and 5 Flows: first paint, drawn"),
+    "recovery": Bench("benchmarks.recovery", {},
+                      "a killed Pea and a restarted jinad, each until the Flow answers again, "
+                      "with a request loop running"),
     "container": Bench("benchmarks.bench_container", {},
                        "container Pea ready time; 3-pod Flow with its middle pod in a container "
                        "beside the same Flow in processes"),
@@ -77,6 +80,7 @@ TARGETS = [
     ("columns", "single_p50_ratio", "<=", 1.5),
     ("flow_metrics", "latency_p50_ratio", "<=", 1.05),
     ("jinad_rss", "jinad_rss_mib", "<=", 80.0),
+    ("recovery", "pea_recovery_s", "<=", 2.0),  # the self-managing mesh issue
     ("container", "ready_s", "<=", 1.5),
     ("container", "docs_per_s_ratio", ">=", 0.85),
 ]
