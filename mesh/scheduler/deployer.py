@@ -316,7 +316,10 @@ def _with_status(record: FlowRecord, nodes: list[NodeInfo]) -> FlowRecord:
     live = {n.name: n.started for n in nodes}
     failed = {key for n in nodes for key in n.failed}
     reasons = {key: why for n in nodes for key, why in n.failures.items()}
-    restarts = {key: count for n in nodes for key, count in n.restarts.items()}
+    restarts: dict[str, int] = {}  # a pod spread over nodes restarts Peas on each
+    for n in nodes:
+        for key, count in n.restarts.items():
+            restarts[key] = restarts.get(key, 0) + count
     runs = {n.name: set(n.pods) for n in nodes}
     down = {key for n in nodes for key in n.down}
 
