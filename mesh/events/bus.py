@@ -43,6 +43,8 @@ __all__ = ["Bus", "Handler", "raise_for_error"]
 
 logger = logging.getLogger(__name__)
 
+UNSTICK_S = 3.0  # a lost connection not reconnecting by then is aborted (_unstick_reconnect)
+
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
 Handler = Callable[[Any, Msg], Awaitable[BaseModel | None]]
@@ -66,6 +68,8 @@ class Bus:
         self._up = asyncio.Event()  # connected now (cleared while nats-py reconnects)
         self.signer: Signer | None = None  # signs commands sent with signed=True
         self._login: dict[str, str] = {}  # user and password, when the connection has them
+        self._disconnects = self._disconnects_seen = 0  # disconnected_cb calls; at the last error
+        self._unstick: asyncio.Task[None] | None = None
         self._relogged = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -364,14 +368,20 @@ class Bus:
     async def drain(self, *, timeout_s: float = 30.0) -> None:
         """Finish in-flight handlers, flush what is published, then close."""
         await self.wait_handlers(timeout_s)
+        self._stop_unstick()
         if not self._nc.is_closed:
             self._closing = True
             await self._nc.drain()
 
     async def close(self) -> None:
+        self._stop_unstick()
         if not self._nc.is_closed:
             self._closing = True
             await self._nc.close()
+
+    def _stop_unstick(self) -> None:
+        if self._unstick is not None:
+            self._unstick.cancel()
 
     async def __aenter__(self) -> Self:
         return self
@@ -384,12 +394,34 @@ class Bus:
             self._refused.set()
         level = logging.WARNING if self._connected_once else logging.DEBUG
         logger.log(level, "%s: nats error: %s: %s", self.name, type(exc).__name__, exc)
+        lost = isinstance(exc, (nats.errors.UnexpectedEOF, OSError)) and self._nc.is_connected
+        if lost:  # (the read loop reports the loss before it starts reconnecting)
+            self._disconnects_seen = self._disconnects
+            if self._unstick is None or self._unstick.done():
+                self._unstick = asyncio.create_task(self._unstick_reconnect(), name="unstick")
+
+    async def _unstick_reconnect(self) -> None:
+        """nats-py (2.16) can wait for ever on the lost socket's close before it reconnects
+        (``_attempt_reconnect`` awaits ``wait_closed()``; nats.py issue 671): a connection
+        that lost its server and has not started reconnecting within ``UNSTICK_S`` has its
+        old socket aborted, which ends the wait."""
+        await asyncio.sleep(UNSTICK_S)
+        if self._closing or self._nc.is_closed or self._disconnects != self._disconnects_seen:
+            return  # closed, or the reconnect began (disconnected_cb ran)
+        writer = getattr(getattr(self._nc, "_transport", None), "_io_writer", None)
+        transport = getattr(writer, "transport", None)
+        if transport is None or self._nc.is_connected:
+            return
+        logger.warning("%s: the lost connection did not close within %g s; aborting it so "
+                       "that the client reconnects", self.name, UNSTICK_S)
+        transport.abort()
 
     async def wait_connected(self) -> None:
         """Return once the connection is up (at once when it is)."""
         await self._up.wait()
 
     async def _on_disconnected(self) -> None:
+        self._disconnects += 1
         self._up.clear()
         if self._connected_once and not self._closing:
             logger.warning("%s disconnected from NATS", self.name)

@@ -177,3 +177,50 @@ async def test_wrong_credentials_are_a_connect_error(nats_server_with_auth: Nats
 def nats_server_with_auth() -> Any:
     with NatsServer(jetstream=False, extra_args=["--user", "a", "--pass", "secret"]) as server:
         yield server
+
+
+async def test_a_lost_connection_that_hangs_on_close_is_aborted_and_reconnects(
+        tmp_path: Any) -> None:
+    """nats-py can wait for ever on a lost socket's close before it reconnects (its
+    ``_attempt_reconnect`` awaits ``wait_closed()``): the bus aborts that socket after
+    UNSTICK_S, and reconnects to the broker started again on the same port. The hang is
+    forced here: the socket's close waits until the socket is aborted."""
+    from mesh.events import bus as bus_module
+
+    server = NatsServer(store_dir=tmp_path / "nats").start()
+    port = server.port
+    bus = await Bus.connect(server.url, name="unstick", reconnect_wait_s=0.2)
+    transport = bus.nc._transport
+    real_wait = transport.wait_closed
+    try:
+        aborted = asyncio.Event()
+        writer_transport = transport._io_writer.transport
+        real_abort = writer_transport.abort
+
+        def abort() -> None:
+            aborted.set()
+            real_abort()
+
+        async def hang_until_aborted() -> None:
+            await aborted.wait()
+            await real_wait()
+
+        writer_transport.abort = abort
+        transport.wait_closed = hang_until_aborted
+        server.stop(grace_s=0)  # the broker goes; its socket closes under the bus
+        server = NatsServer(store_dir=tmp_path / "nats", port=port).start()
+        lost = time.monotonic()
+        await asyncio.wait_for(aborted.wait(), bus_module.UNSTICK_S + 5)
+        await asyncio.wait_for(bus.wait_connected(), 10)
+        assert bus.is_connected and time.monotonic() - lost < bus_module.UNSTICK_S + 8
+
+        async def answer(req: KillRequest, _msg: Msg) -> KillReply:
+            return KillReply(ok=True, node=req.flow_id)
+
+        await bus.subscribe("unstick.kill", KillRequest, answer)
+        reply = await bus.request("unstick.kill", KillRequest(flow_id="f"), KillReply, timeout_s=5)
+        assert reply.ok and reply.node == "f"  # the reconnected bus carries requests again
+    finally:
+        transport.wait_closed = real_wait  # a failed test must not hang in the close
+        await asyncio.wait_for(bus.close(), 10)
+        server.stop(grace_s=2)
