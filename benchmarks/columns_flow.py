@@ -97,23 +97,30 @@ def _interleaved(passes: dict[str, Callable[[], None]], rounds: int) -> dict[str
     return times
 
 
-def _singles(client: Client, sock: zmq.Socket, samples: int) -> tuple[list[float], list[float]]:
-    docs = [Document(text=f"single {i}", embedding=np.ones(DIM, dtype=np.float32)) for i in range(samples)]
-    mesh_s, raw_s = [], []
-    for i, doc in enumerate(docs):
-        frames = Request.new(ENDPOINT, [doc]).to_frames()
-        for which in ("mesh", "raw") if i % 2 == 0 else ("raw", "mesh"):
+def _interleaved_singles(send: Callable[[], None], sock: zmq.Socket,
+                         samples: int) -> tuple[list[float], list[float]]:
+    """Seconds of ``send()`` (one Document through two stages and back) and of the raw
+    chain moving the same frames, sample by sample, the order flipped every sample."""
+    frames = Request.new(ENDPOINT, [_single()]).to_frames()
+
+    def raw() -> None:
+        sock.send_multipart(frames)
+        if not sock.poll(TIMEOUT_MS):
+            raise TimeoutError("the raw chain did not answer")
+        sock.recv_multipart()
+
+    times: dict[str, list[float]] = {"side": [], "raw": []}
+    sides = {"side": send, "raw": raw}
+    for i in range(samples):
+        for which in ("side", "raw") if i % 2 == 0 else ("raw", "side"):
             t0 = time.perf_counter()
-            if which == "mesh":
-                client.index([doc], on_done=lambda r: None)
-                mesh_s.append(time.perf_counter() - t0)
-            else:
-                sock.send_multipart(frames)
-                if not sock.poll(TIMEOUT_MS):
-                    raise TimeoutError("the raw chain did not answer")
-                sock.recv_multipart()
-                raw_s.append(time.perf_counter() - t0)
-    return mesh_s, raw_s
+            sides[which]()
+            times[which].append(time.perf_counter() - t0)
+    return times["side"], times["raw"]
+
+
+def _single() -> Document:
+    return Document(text="single", embedding=np.ones(DIM, dtype=np.float32))
 
 
 def run(ctx: Context, name: str) -> None:
@@ -137,7 +144,9 @@ def run(ctx: Context, name: str) -> None:
               "embed_doc": _mesh_pass(clients["embed_doc"], embedded),
               "embed_matrix": _mesh_pass(clients["embed_matrix"], embedded),
               "raw": _raw_pass(sock, messages)}
-    mesh_single, raw_single = _singles(clients["embed_matrix"], sock, samples)
+    matrix = clients["embed_matrix"]
+    mesh_single, raw_single = _interleaved_singles(
+        lambda: matrix.index([_single()], on_done=lambda r: None), sock, samples)
     times = _interleaved(passes, rounds)
     for flow in flows.values():
         flow.close()
@@ -149,7 +158,7 @@ def run(ctx: Context, name: str) -> None:
     if ray:
         from benchmarks import ray_pipeline
 
-        ray_single, raw_again = _ray_singles(ray_pipeline.single(DIM), sock, samples)
+        ray_single, raw_again = _interleaved_singles(ray_pipeline.single(DIM), sock, samples)
         _emit_ray_singles(ctx, name, ray_single, raw_again, mesh_single, raw_single)
 
 
@@ -169,26 +178,6 @@ def _emit(ctx: Context, name: str, times: dict[str, list[float]], pass_bytes: di
         "rounds_ratio": [round(r, 3) for r in ratios], "target": ">= 0.25"})
     if ray_skipped:
         ctx.report.emit(name, "ray_skipped", None, None, params={"reason": ray_skipped})
-
-
-def _ray_singles(send: Callable[[], None], sock: zmq.Socket,
-                 samples: int) -> tuple[list[float], list[float]]:
-    """Ray's single-Document latency, sample by sample interleaved with the raw chain's."""
-    frames = Request.new(ENDPOINT, [Document(text="single", embedding=np.ones(DIM, dtype=np.float32))]).to_frames()
-    ray_s, raw_s = [], []
-    for i in range(samples):
-        for which in ("ray", "raw") if i % 2 == 0 else ("raw", "ray"):
-            t0 = time.perf_counter()
-            if which == "ray":
-                send()
-                ray_s.append(time.perf_counter() - t0)
-            else:
-                sock.send_multipart(frames)
-                if not sock.poll(TIMEOUT_MS):
-                    raise TimeoutError("the raw chain did not answer")
-                sock.recv_multipart()
-                raw_s.append(time.perf_counter() - t0)
-    return ray_s, raw_s
 
 
 def _emit_ray_singles(ctx: Context, name: str, ray_s: list[float], raw_again: list[float],

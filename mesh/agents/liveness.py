@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 import zmq
 
 from mesh.launchers.base import PeaHandle
+from mesh.periodic import Periodic
 from mesh.runtime.control import ControlClient
 
 __all__ = ["Liveness"]
@@ -28,32 +29,17 @@ Targets = Callable[[], list[tuple[object, PeaHandle, float]]]  # (pod run, Pea, 
 OnHung = Callable[[object, PeaHandle, float], Awaitable[None]]  # (pod run, Pea, silent for s)
 
 
-class Liveness:
+class Liveness(Periodic):
+    name = "liveness probe"
     PERIOD_S = 1.0
     ANSWER_S = 0.5
 
     def __init__(self, targets: Targets, on_hung: OnHung) -> None:
+        super().__init__(self.PERIOD_S)
         self.targets, self.on_hung = targets, on_hung
         self._heard: dict[int, tuple[PeaHandle, float]] = {}  # id(Pea) -> (Pea, last answer)
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="liveness")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.PERIOD_S)
-            try:
-                await self.probe()
-            except Exception:  # noqa: BLE001 - one bad round must not end the probe
-                logger.exception("liveness probe failed")
-
-    async def probe(self) -> None:
+    async def tick(self) -> None:
         """One round: ping every Pea under a liveness policy; report those silent too long."""
         targets = [(run, pea, limit) for run, pea, limit in self.targets()
                    if pea.returncode is None]

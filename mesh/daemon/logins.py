@@ -22,7 +22,6 @@ file instead of the ones it replaced: a rotation outlives the command line that 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from mesh.daemon.roles import Role
+from mesh.periodic import Periodic
 from mesh.private import write_private
 
 __all__ = ["LOGIN_FILE", "Login", "LoginFile", "LoginWatcher", "at_start", "read_logins",
@@ -104,32 +104,24 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-class LoginWatcher:
+class LoginWatcher(Periodic):
     """Calls ``switch(logins)`` each time the state dir's login file changes (looked at every
     ``check_s``); a switch that fails is logged and the next change tried again."""
 
+    name = "NATS login watcher"
+
     def __init__(self, state_dir: Path, switch: Callable[[LoginFile], Awaitable[None]], *,
                  check_s: float = 1.0) -> None:
+        super().__init__(check_s)
         self.path = state_dir / LOGIN_FILE
-        self.state_dir, self.switch, self.check_s = state_dir, switch, check_s
+        self.state_dir, self.switch = state_dir, switch
         self._stamp = _stamp(self.path)  # what is there at start was read at start
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="nats-login-watcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.check_s)
-            stamp = _stamp(self.path)
-            if stamp == self._stamp:
-                continue
-            self._stamp = stamp
-            logins = read_logins(self.state_dir)
-            if logins is not None:
-                await self.switch(logins)
+    async def tick(self) -> None:
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        logins = read_logins(self.state_dir)
+        if logins is not None:
+            await self.switch(logins)

@@ -273,6 +273,20 @@ def test_a_pea_that_dies_on_its_node_shows_as_failed_everywhere(clean: Mesh) -> 
         assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
 
+def _serves_again_after_one_restart(mesh: Mesh, flow: dict[str, Any], text: str) -> None:
+    """The Flow running again (as B says) with pc restarted once, and a request through it."""
+    def pc_state() -> tuple[str, str, int]:
+        body = _get_flow(mesh, "B", flow["flow_id"]).json()
+        pc = next(p for p in body["pods"] if p["name"] == "pc")
+        return body["status"], pc["status"], pc["restarts"]
+
+    wait_for(lambda: pc_state() == ("running", "running", 1), timeout_s=10,
+             what="the Flow running again, pc restarted once")
+    with Client(host=flow["host"], port_expose=flow["port"], timeout_s=30) as client:
+        results = client.index([Document(text=text)])
+    assert results is not None and [e["pod"] for e in results[0].route][-1] == "pc"
+
+
 def test_a_pea_that_dies_is_restarted_on_its_node_and_the_flow_serves_again(clean: Mesh) -> None:
     """The default restart policy: a SIGKILLed Pea is started again on its node, on the same
     ports (its neighbours reconnect), and requests through the Flow succeed again."""
@@ -287,19 +301,7 @@ def test_a_pea_that_dies_is_restarted_on_its_node_and_the_flow_serves_again(clea
                        what="pc's Pea started again on C")
         assert len(new) == 1
 
-        def pc_state() -> tuple[str, str, int]:
-            body = _get_flow(mesh, "B", flow["flow_id"]).json()
-            pc = next(p for p in body["pods"] if p["name"] == "pc")
-            return body["status"], pc["status"], pc["restarts"]
-
-        wait_for(lambda: pc_state() == ("running", "running", 1), timeout_s=10,
-                 what="the Flow running again, pc restarted once")
-        client = Client(host=flow["host"], port_expose=flow["port"], timeout_s=30)
-        try:
-            results = client.index([Document(text="after the restart")])
-        finally:
-            client.close()
-        assert results is not None and [e["pod"] for e in results[0].route][-1] == "pc"
+        _serves_again_after_one_restart(mesh, flow, "after the restart")
     finally:
         assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
@@ -408,19 +410,7 @@ def test_a_pea_that_stops_answering_is_killed_and_restarted(clean: Mesh) -> None
         assert len(new) == 1 and mesh["C"].peas() == new  # the stopped one is gone
         assert mesh["B"].peas() == [pb_pid]  # pb, not probed, untouched
 
-        def pc_state() -> tuple[str, str, int]:
-            body = _get_flow(mesh, "B", flow["flow_id"]).json()
-            pc = next(p for p in body["pods"] if p["name"] == "pc")
-            return body["status"], pc["status"], pc["restarts"]
-
-        wait_for(lambda: pc_state() == ("running", "running", 1), timeout_s=10,
-                 what="the Flow running again, pc restarted once")
-        client = Client(host=flow["host"], port_expose=flow["port"], timeout_s=30)
-        try:
-            results = client.index([Document(text="after the hang")])
-        finally:
-            client.close()
-        assert results is not None and [e["pod"] for e in results[0].route][-1] == "pc"
+        _serves_again_after_one_restart(mesh, flow, "after the hang")
         events = requests.get(f"http://{mesh['A'].ip}:{EDGE_PORT}/events/{flow['flow_id']}",
                               timeout=10).text
         assert "did not answer its control socket" in events, events
