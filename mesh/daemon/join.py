@@ -242,7 +242,10 @@ def rotate(state_dir: Path, users: list[str]) -> str:
     are replaced instead, as a pair, by two new users it switches to while running."""
     creds = Credentials(state_dir)
     own = set(users) & _in_use(state_dir) - {"logs"}
-    if own and is_held(state_dir) and brokers_on(state_dir / "nats"):
+    if own and is_held(state_dir):
+        if not brokers_on(state_dir / "nats"):
+            raise UnavailableError(f"the jinad of {state_dir} runs but its broker does not (it "
+                                   "is being restarted): try again in a moment")
         if own != set(users) - {"logs"}:
             raise BadRequestError(f"rotate the running jinad's own users ({', '.join(sorted(own))}) "
                                   "in a command of their own")
