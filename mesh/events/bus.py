@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import nats
 import nats.errors
@@ -28,6 +26,14 @@ from pydantic import BaseModel
 from typing_extensions import Self
 
 from mesh.events import codec, metrics
+from mesh.events.connection import (
+    is_refusal,
+    login_named,
+    redact,
+    require_nkeys,
+    split_servers,
+    tls_context,
+)
 from mesh.events.errors import (
     BusConnectError,
     BusTimeoutError,
@@ -57,7 +63,7 @@ class Bus:
     def __init__(self, *, name: str, servers: list[str]) -> None:
         self.name = name
         self.servers = servers
-        self.safe_servers = [_redact(url) for url in servers]  # for messages: no passwords
+        self.safe_servers = [redact(url) for url in servers]  # for messages: no passwords
         self._nc = Client()
         self._js: JetStreamContext | None = None
         self._connected_once = False
@@ -100,9 +106,9 @@ class Bus:
         connect, nats-py reconnects by itself (``max_reconnects=-1``: forever). Replies come back
         under ``inbox_prefix`` (``_INBOX`` when unset; see mesh/daemon/roles.py).
         """
-        servers = _split_servers(url)
+        servers = split_servers(url)
         if creds is not None:
-            _require_nkeys()
+            require_nkeys()
         bus = cls(name=name, servers=servers)
         if user is not None:
             bus._login = {"user": user, "password": password or ""}
@@ -111,7 +117,7 @@ class Bus:
             # read at each (re)connect, so that relogin() can change them
             "user": bus._current_user if user is not None else None,
             "password": bus._current_password if user is not None else None,
-            "user_credentials": creds, "tls": _tls_context(tls_ca, tls_cert, tls_key),
+            "user_credentials": creds, "tls": tls_context(tls_ca, tls_cert, tls_key),
             "connect_timeout": connect_timeout_s, "reconnect_time_wait": reconnect_wait_s,
             "max_reconnect_attempts": max_reconnects, "allow_reconnect": True,
             "inbox_prefix": inbox_prefix,
@@ -141,7 +147,7 @@ class Bus:
             last = self._nc.last_error
             await self._nc.close()
             raise BusConnectError(
-                f"NATS at {', '.join(self.safe_servers)} refused {_who(options)}: "
+                f"NATS at {', '.join(self.safe_servers)} refused {login_named(options)}: "
                 f"{str(last).removeprefix('nats: ').strip(chr(39))}; check the NATS user and "
                 "password (or token, creds file)", detail={"servers": self.safe_servers})
         try:
@@ -390,7 +396,7 @@ class Bus:
         await self.close()
 
     async def _on_error(self, exc: Exception) -> None:
-        if not self._connected_once and _is_refusal(exc):
+        if not self._connected_once and is_refusal(exc):
             self._refused.set()
         level = logging.WARNING if self._connected_once else logging.DEBUG
         logger.log(level, "%s: nats error: %s: %s", self.name, type(exc).__name__, exc)
@@ -471,57 +477,6 @@ def raise_for_error(reply: BaseModel) -> None:
     body = getattr(reply, "error", None)
     if isinstance(body, ErrorBody):
         raise remote_error(body, reply)
-
-
-def _is_refusal(exc: Exception) -> bool:
-    """The server rejected the connection's credentials (not a network problem)."""
-    text = str(exc).lower()
-    return isinstance(exc, nats.errors.AuthorizationError) or "authorization violation" in text \
-        or "authentication" in text
-
-
-def _who(options: dict[str, Any]) -> str:
-    user = options.get("user")
-    if user:
-        return f"user {(user() if callable(user) else user)!r}"
-    for key, what in (("token", "the token"), ("user_credentials", "the creds file")):
-        if options.get(key):
-            return what
-    return "a connection without credentials"
-
-
-def _split_servers(url: str | Sequence[str]) -> list[str]:
-    parts = url.split(",") if isinstance(url, str) else list(url)
-    servers = [p.strip() for p in parts if p.strip()]
-    if not servers:
-        raise ValueError(f"no NATS server URL in {url!r}")
-    return servers
-
-
-def _redact(url: str) -> str:
-    """``url`` without a password or token in its user part."""
-    parts = urlsplit(url if "://" in url else f"nats://{url}")
-    if parts.username is None and parts.password is None:
-        return url
-    user = f"{parts.username}:***" if parts.password is not None else "***"  # bare user part = token
-    netloc = f"{user}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _require_nkeys() -> None:
-    try:
-        import nkeys  # noqa: F401
-    except ImportError as exc:
-        raise BusConnectError("NATS creds files need the 'nkeys' package (pip install nkeys)") from exc
-
-
-def _tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext | None:
-    if not (ca or cert):
-        return None
-    ctx = ssl.create_default_context(cafile=ca)
-    if cert:
-        ctx.load_cert_chain(cert, key)
-    return ctx
 
 
 def _cancelling() -> bool:
