@@ -5,8 +5,8 @@ embedded nats-server (listening on every address of its namespace, port 4222, wi
 users it generates) and B and C join it with the command ``jinad credentials add-node``
 prints on A (``--nats nats://<A's ip>:4222`` and users of their own). Every node's edge listens on
 port 8000 of its own namespace and advertises its namespace address; the test
-process (root namespace) reaches each one there. Tests that kill nodes build their
-own mesh with :func:`build_mesh`.
+process (root namespace) reaches each one there. ``clean`` is that mesh checked empty
+before and after a test. Tests that kill nodes build their own mesh with :func:`build_mesh`.
 """
 
 from __future__ import annotations
@@ -184,3 +184,15 @@ def mesh3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     finally:
         leftovers = mesh.close()
     assert not leftovers, f"Peas left behind by the mesh's jinad nodes: {leftovers}"
+
+
+@pytest.fixture
+def clean(mesh3: Mesh) -> Iterator[Mesh]:
+    """The shared mesh, checked empty before and after the test."""
+    from tests.mesh.flows import assert_nothing_left, delete_flow, flow_ids  # (they import Mesh)
+
+    assert_nothing_left(mesh3)
+    yield mesh3
+    for flow_id in flow_ids(mesh3, "A"):  # a failed test must not spoil the next one
+        delete_flow(mesh3, "A", flow_id)
+    assert_nothing_left(mesh3)

@@ -12,8 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,82 +24,28 @@ from mesh.errors import MeshError
 from tests.fixtures.logtap import LogTap
 from tests.fixtures.waiting import wait_for
 from tests.mesh.conftest import EDGE_PORT, Mesh
+from tests.mesh.flows import (
+    assert_nothing_left,
+    delete_flow,
+    flow_ids,
+    flow_yaml,
+    get_flow,
+    pea_pids,
+    pod_yaml,
+    put_flow,
+)
 
 pytestmark = pytest.mark.mesh
 
 EXECUTORS = Path(__file__).resolve().parent.parent / "integration" / "executors"
 
 
-def _flow_yaml(*pods: str) -> str:
-    return "!Flow\nversion: 1\npods:\n" + "".join(pods)
-
-
-def _pod(name: str, uses: str = "_logforward", **where: Any) -> str:
-    text = f"  - name: {name}\n    uses: {uses}\n"
-    for key, value in where.items():
-        if isinstance(value, dict):
-            text += f"    {key}:\n" + "".join(f"      {k}: {v}\n" for k, v in value.items())
-        else:
-            text += f"    {key}: {value}\n"
-    return text
-
-
-def _put_flow(mesh: Mesh, node: str, yaml_text: str,
-              files: list[tuple[str, tuple[str, bytes]]] = ()) -> requests.Response:  # type: ignore[assignment]
-    """The seed's ``create_flow``: a multipart upload in the field ``yamlspec`` (and files)."""
-    url = f"http://{mesh[node].ip}:{EDGE_PORT}/flow/yaml/"
-    parts = [("yamlspec", ("flow.yml", yaml_text.encode())), *files]
-    return requests.put(url, files=parts, timeout=60)
-
-
-def _get_flow(mesh: Mesh, node: str, flow_id: str) -> requests.Response:
-    return requests.get(f"http://{mesh[node].ip}:{EDGE_PORT}/flow/{flow_id}", timeout=10)
-
-
-def _delete_flow(mesh: Mesh, node: str, flow_id: str) -> requests.Response:
-    return requests.delete(f"http://{mesh[node].ip}:{EDGE_PORT}/flow",
-                           params={"flow_id": flow_id}, timeout=60)
-
-
-def _flow_ids(mesh: Mesh, node: str) -> list[str]:
-    body = requests.get(f"http://{mesh[node].ip}:{EDGE_PORT}/flows", timeout=10).json()
-    return [f["flow_id"] for f in body["flows"]]
-
-
-def _pea_pids(record: dict[str, Any]) -> dict[str, set[int]]:
-    """Pids of the flow's Peas by node, from its record (the gateway's included)."""
-    out: dict[str, set[int]] = {}
-    for pod in record["pods"]:
-        out.setdefault(pod["node"], set()).update(p["pid"] for p in pod["peas"])
-    return out
-
-
-def _assert_nothing_left(mesh: Mesh) -> None:
-    """No Pea on any node, no flow record or uploaded file in the mesh, no workspace."""
-    assert mesh.peas() == {name: [] for name in mesh.nodes}
-    assert _flow_ids(mesh, "A") == []
-    assert mesh.stored() == {"jinad_flows": [], "jinad_files": []}
-    for node in mesh.nodes.values():
-        workspace = node.jinad.state_dir / "workspace"
-        assert not workspace.exists() or not any(workspace.iterdir()), node.name
-
-
-@pytest.fixture
-def clean(mesh3: Mesh) -> Iterator[Mesh]:
-    """The shared mesh, checked empty before and after the test."""
-    _assert_nothing_left(mesh3)
-    yield mesh3
-    for flow_id in _flow_ids(mesh3, "A"):  # a failed test must not spoil the next one
-        _delete_flow(mesh3, "A", flow_id)
-    _assert_nothing_left(mesh3)
-
-
 def test_flow_put_on_a_runs_on_b_and_c_read_and_deleted_elsewhere(clean: Mesh) -> None:
     mesh = clean
     a, b, c = mesh["A"], mesh["B"], mesh["C"]
-    yaml_text = _flow_yaml(_pod("pb", host="B"), _pod("pc", host=c.ip),
-                           _pod("px", labels={"role": "x"}))
-    resp = _put_flow(mesh, "A", yaml_text)
+    yaml_text = flow_yaml(pod_yaml("pb", host="B"), pod_yaml("pc", host=c.ip),
+                           pod_yaml("px", labels={"role": "x"}))
+    resp = put_flow(mesh, "A", yaml_text)
     assert resp.status_code == 200, resp.text
     created = resp.json()
     flow_id = created["flow_id"]
@@ -113,12 +57,12 @@ def test_flow_put_on_a_runs_on_b_and_c_read_and_deleted_elsewhere(clean: Mesh) -
             "pb": b.ip, "pc": c.ip, "px": c.ip}
 
         # every Pea named in the record runs under the jinad of the node it names
-        pids = _pea_pids(created)
+        pids = pea_pids(created)
         assert set(b.peas()) == pids["B"] and set(c.peas()) == pids["C"]
         assert len(a.peas()) == 1  # the gateway
 
         # the seed's get_flow_info against B and C: the same record as on A
-        records = {n: _get_flow(mesh, n, flow_id) for n in ("A", "B", "C")}
+        records = {n: get_flow(mesh, n, flow_id) for n in ("A", "B", "C")}
         assert all(r.status_code == 200 for r in records.values())
         bodies = {n: r.json() for n, r in records.items()}
         assert bodies["A"] == bodies["B"] == bodies["C"]
@@ -137,17 +81,17 @@ def test_flow_put_on_a_runs_on_b_and_c_read_and_deleted_elsewhere(clean: Mesh) -
         assert results[0].docs.texts == ["hello, jina", "mesh"]
         assert [e["pod"] for e in results[0].route] == ["gateway", "pb", "pc", "px"]
     finally:
-        deleted = _delete_flow(mesh, "C", flow_id)
+        deleted = delete_flow(mesh, "C", flow_id)
 
     # DELETE on C answers once every Pea of the flow, on every node, is gone
     assert deleted.status_code == 200, deleted.text
     assert deleted.json()["flow_id"] == flow_id
     assert mesh.peas() == {"A": [], "B": [], "C": []}
     for node in ("A", "B", "C"):
-        gone = _get_flow(mesh, node, flow_id)
+        gone = get_flow(mesh, node, flow_id)
         assert gone.status_code == 404, (node, gone.text)
         assert flow_id in gone.json()["message"]
-        assert _flow_ids(mesh, node) == []
+        assert flow_ids(mesh, node) == []
 
 
 def test_uploaded_executor_files_reach_every_node_that_runs_a_pod(clean: Mesh) -> None:
@@ -158,8 +102,8 @@ def test_uploaded_executor_files_reach_every_node_that_runs_a_pod(clean: Mesh) -
     files = [("uses_files", ("suffix.yml", (EXECUTORS / "suffix.yml").read_bytes())),
              ("pymodules_files", ("lib/suffix.py", (EXECUTORS / "lib" / "suffix.py").read_bytes())),
              ("uses_files", ("data/big.bin", big))]
-    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", uses="suffix.yml", host="B"),
-                                           _pod("pc", uses="suffix.yml", host="C")), files)
+    resp = put_flow(mesh, "A", flow_yaml(pod_yaml("pb", uses="suffix.yml", host="B"),
+                                           pod_yaml("pc", uses="suffix.yml", host="C")), files)
     assert resp.status_code == 200, resp.text
     flow = resp.json()
     try:
@@ -175,13 +119,13 @@ def test_uploaded_executor_files_reach_every_node_that_runs_a_pod(clean: Mesh) -
             client.close()
         assert results is not None and results[0].docs.texts == ["a!!"]  # one "!" per pod
     finally:
-        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
+        assert delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
 
 def test_one_log_subscription_sees_every_node(clean: Mesh) -> None:
     mesh = clean
     with LogTap(mesh.nats_url) as tap:
-        resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"), _pod("pc", host="C")))
+        resp = put_flow(mesh, "A", flow_yaml(pod_yaml("pb", host="B"), pod_yaml("pc", host="C")))
         assert resp.status_code == 200, resp.text
         flow = resp.json()
         try:
@@ -203,7 +147,7 @@ def test_one_log_subscription_sees_every_node(clean: Mesh) -> None:
                         if line.startswith("data: ")]
             assert {r["node"] for r in replayed} == {"A", "B", "C"}
         finally:
-            assert _delete_flow(mesh, "B", flow["flow_id"]).status_code == 200
+            assert delete_flow(mesh, "B", flow["flow_id"]).status_code == 200
         # lifecycle events of every node on one subject tree
         wait_for(lambda: {(e["node"], e["kind"]) for e in tap.events
                           if e["flow"] == flow["flow_id"]} >= {
@@ -218,35 +162,11 @@ def test_one_log_subscription_sees_every_node(clean: Mesh) -> None:
     assert "gateway▸pb" in forwarded[0]["message"] or "gateway▸pb" in forwarded[1]["message"]
 
 
-def test_pods_placed_by_the_mesh_spread_over_idle_nodes(clean: Mesh) -> None:
-    """Pods naming no node go to the least-loaded one, counting the Flow's own pods."""
-    mesh = clean
-    resp = _put_flow(mesh, "B", _flow_yaml(_pod("p0", uses="_pass"), _pod("p1", uses="_pass"),
-                                           _pod("p2", uses="_pass")))
-    assert resp.status_code == 200, resp.text
-    flow = resp.json()
-    try:
-        assert flow["gateway"]["node"] == "B"
-        # four Peas (gateway included) on three idle nodes: each runs one or two
-        peas = Counter([p["node"] for p in flow["pods"]] + ["B"])
-        assert set(peas) == {"A", "B", "C"} and max(peas.values()) == 2, peas
-        assert {n: len(pids) for n, pids in mesh.peas().items()} == dict(peas)
-        client = Client(host=flow["host"], port_expose=flow["port"])
-        try:
-            results = client.index([Document(text="spread")])
-        finally:
-            client.close()
-        assert results is not None and [e["pod"] for e in results[0].route] == [
-            "gateway", "p0", "p1", "p2"]
-    finally:
-        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
-
-
 def test_a_pea_that_dies_on_its_node_shows_as_failed_everywhere(clean: Mesh) -> None:
     """With restarts turned off (attempts: 0) a killed Pea fails its pod, with the reason."""
     mesh = clean
-    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"),
-                                           _pod("pc", host="C", restart={"attempts": 0})))
+    resp = put_flow(mesh, "A", flow_yaml(pod_yaml("pb", host="B"),
+                                           pod_yaml("pc", host="C", restart={"attempts": 0})))
     assert resp.status_code == 200, resp.text
     flow = resp.json()
     try:
@@ -255,28 +175,28 @@ def test_a_pea_that_dies_on_its_node_shows_as_failed_everywhere(clean: Mesh) -> 
         os.kill(pc_pid, signal.SIGKILL)
 
         def statuses(node: str) -> tuple[str, dict[str, str]]:
-            body = _get_flow(mesh, node, flow["flow_id"]).json()
+            body = get_flow(mesh, node, flow["flow_id"]).json()
             return body["status"], {p["name"]: p["status"] for p in body["pods"]}
 
         want = ("degraded", {"pb": "running", "pc": "failed"})
         wait_for(lambda: statuses("B") == want, timeout_s=3, what="pc reported failed")
         assert statuses("A") == statuses("C") == want
-        pc = next(p for p in _get_flow(mesh, "A", flow["flow_id"]).json()["pods"] if p["name"] == "pc")
+        pc = next(p for p in get_flow(mesh, "A", flow["flow_id"]).json()["pods"] if p["name"] == "pc")
         assert pc["reason"].startswith("pc exited with code -9") and pc["restarts"] == 0
         assert [e["status"] for e in pc["peas"]] == ["failed"] and pc["running_replicas"] == 0
-        pb = next(p for p in _get_flow(mesh, "C", flow["flow_id"]).json()["pods"] if p["name"] == "pb")
+        pb = next(p for p in get_flow(mesh, "C", flow["flow_id"]).json()["pods"] if p["name"] == "pb")
         assert [e["status"] for e in pb["peas"]] == ["running"] and pb["running_replicas"] == 1
         listed = requests.get(f"http://{mesh['C'].ip}:{EDGE_PORT}/flows", timeout=10).json()["flows"]
         assert [(f["flow_id"], f["status"]) for f in listed] == [(flow["flow_id"], "degraded")]
         assert mesh["C"].peas() == []  # nothing restarted it
     finally:
-        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
+        assert delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
 
 def _serves_again_after_one_restart(mesh: Mesh, flow: dict[str, Any], text: str) -> None:
     """The Flow running again (as B says) with pc restarted once, and a request through it."""
     def pc_state() -> tuple[str, str, int]:
-        body = _get_flow(mesh, "B", flow["flow_id"]).json()
+        body = get_flow(mesh, "B", flow["flow_id"]).json()
         pc = next(p for p in body["pods"] if p["name"] == "pc")
         return body["status"], pc["status"], pc["restarts"]
 
@@ -291,7 +211,7 @@ def test_a_pea_that_dies_is_restarted_on_its_node_and_the_flow_serves_again(clea
     """The default restart policy: a SIGKILLed Pea is started again on its node, on the same
     ports (its neighbours reconnect), and requests through the Flow succeed again."""
     mesh = clean
-    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"), _pod("pc", host="C")))
+    resp = put_flow(mesh, "A", flow_yaml(pod_yaml("pb", host="B"), pod_yaml("pc", host="C")))
     assert resp.status_code == 200, resp.text
     flow = resp.json()
     try:
@@ -303,91 +223,7 @@ def test_a_pea_that_dies_is_restarted_on_its_node_and_the_flow_serves_again(clea
 
         _serves_again_after_one_restart(mesh, flow, "after the restart")
     finally:
-        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
-
-
-def test_replicas_spread_one_per_node_and_every_one_serves(clean: Mesh) -> None:
-    """``replicas: 3`` on three nodes: one replica on each, the head and tail on one node;
-    requests reach every replica, and deleting the Flow leaves nothing on any node."""
-    mesh = clean
-    resp = _put_flow(mesh, "A", _flow_yaml(_pod("r", uses="_pass", replicas=3)))
-    assert resp.status_code == 200, resp.text
-    flow = resp.json()
-    try:
-        pod = flow["pods"][0]
-        where = {p["name"]: p["node"] for p in pod["peas"]}
-        assert where["r/head"] == where["r/tail"] == pod["node"]
-        assert sorted(where[f"r/{i}"] for i in range(3)) == ["A", "B", "C"]
-        for node in ("A", "B", "C"):
-            assert mesh[node].peas(), f"no Pea on {node}"
-        body = _get_flow(mesh, "B", flow["flow_id"]).json()
-        assert body["status"] == "running" and body["pods"][0]["status"] == "running"
-        assert body["pods"][0]["running_replicas"] == 3 and body["pods"][0]["replicas"] == 3
-        assert {e["status"] for e in body["pods"][0]["peas"]} == {"running"}
-        client = Client(host=flow["host"], port_expose=flow["port"], timeout_s=30)
-        try:
-            results = client.index([Document(text=f"doc {i}") for i in range(60)], request_size=1)
-        finally:
-            client.close()
-        assert results is not None and len(results) == 60
-        served = {e["pea"] for r in results for e in r.route if e["pod"] == "r"}
-        assert {"r/0", "r/1", "r/2"} <= served, served
-    finally:
-        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
-    _assert_nothing_left(mesh)
-
-
-def test_a_placement_no_node_meets_is_refused_before_anything_starts(clean: Mesh) -> None:
-    """At most 1 replica per node with 4 replicas on 3 nodes; 3 replicas kept together with at
-    most 2 per node; only a node that is not in the mesh: each a 409 naming the pod and the
-    constraint, answered at once, with nothing started anywhere."""
-    mesh = clean
-    cases = [(_pod("r", replicas=4, placement={"max_per_node": 1}), "max_per_node"),
-             (_pod("r", replicas=3, placement={"spread": "false", "max_per_node": 2}),
-              "max_per_node"),
-             (_pod("r", placement={"nodes": "[Z]"}), "nodes")]
-    for pod, constraint in cases:
-        started = time.monotonic()
-        resp = _put_flow(mesh, "A", _flow_yaml(pod))
-        assert resp.status_code == 409, resp.text
-        assert time.monotonic() - started < 1.0
-        body = resp.json()
-        assert body["detail"]["pod"] == "r" and constraint in body["detail"]["constraint"], body
-    assert mesh.peas() == {name: [] for name in mesh.nodes}
-    assert _flow_ids(mesh, "A") == []
-
-
-def test_a_cordoned_node_keeps_its_pods_takes_no_new_ones_and_stays_cordoned(clean: Mesh) -> None:
-    """Cordon C: its pod runs on, new replicas go to A and B only, a pod that names C is a
-    409; C's jinad restarted is still cordoned; uncordoned, it takes replicas again."""
-    mesh = clean
-    first = _put_flow(mesh, "A", _flow_yaml(_pod("pc", host="C"))).json()
-    url = f"http://{mesh['B'].ip}:{EDGE_PORT}/nodes"
-    try:
-        resp = requests.post(f"{url}/C/cordon", timeout=10)
-        assert resp.status_code == 200 and resp.json()["status"] == "cordoned", resp.text
-        status = {n["name"]: n["status"] for n in requests.get(url, timeout=10).json()["nodes"]}
-        assert status == {"A": "ready", "B": "ready", "C": "cordoned"}
-        spread = _put_flow(mesh, "A", _flow_yaml(_pod("r", uses="_pass", replicas=4))).json()
-        assert {p["node"] for p in spread["pods"][0]["peas"]} == {"A", "B"}
-        assert _delete_flow(mesh, "A", spread["flow_id"]).status_code == 200
-        pinned = _put_flow(mesh, "B", _flow_yaml(_pod("p", host="C")))
-        assert pinned.status_code == 409 and "cordoned" in pinned.json()["message"], pinned.text
-        body = _get_flow(mesh, "A", first["flow_id"]).json()
-        assert body["status"] == "running"  # what it ran stays
-
-        assert mesh["C"].jinad.stop() == 0
-        mesh.start("C")
-        wait_for(lambda: {n["name"]: n["status"] for n in requests.get(url, timeout=10).json()[
-            "nodes"]}.get("C") == "cordoned", timeout_s=15, what="C back, still cordoned")
-    finally:
-        assert requests.post(f"{url}/C/uncordon", timeout=10).json()["status"] == "ready"
-    spread = _put_flow(mesh, "A", _flow_yaml(_pod("r", uses="_pass", replicas=3))).json()
-    assert sorted(p["node"] for p in spread["pods"][0]["peas"] if "/head" not in p["name"]
-                  and "/tail" not in p["name"]) == ["A", "B", "C"]
-    for flow in (spread, first):
-        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
-    assert requests.post(f"{url}/nobody/cordon", timeout=10).status_code == 404
+        assert delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
 
 def test_a_pea_that_stops_answering_is_killed_and_restarted(clean: Mesh) -> None:
@@ -395,8 +231,8 @@ def test_a_pea_that_stops_answering_is_killed_and_restarted(clean: Mesh) -> None
     is silent) is killed after ``liveness_s`` and started again; the Flow serves again."""
     mesh = clean
     policy = {"liveness_s": 2, "delay_s": 0.1}
-    resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"),
-                                           _pod("pc", host="C", restart=policy)))
+    resp = put_flow(mesh, "A", flow_yaml(pod_yaml("pb", host="B"),
+                                           pod_yaml("pc", host="C", restart=policy)))
     assert resp.status_code == 200, resp.text
     flow = resp.json()
     try:
@@ -415,7 +251,7 @@ def test_a_pea_that_stops_answering_is_killed_and_restarted(clean: Mesh) -> None
                               timeout=10).text
         assert "did not answer its control socket" in events, events
     finally:
-        assert _delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
+        assert delete_flow(mesh, "A", flow["flow_id"]).status_code == 200
 
 
 _BROKEN_YML = b"!Broken\nmetas:\n  py_modules:\n    - broken.py\n"
@@ -435,8 +271,8 @@ def test_pod_failing_on_one_node_leaves_nothing_anywhere(clean: Mesh) -> None:
     and pb is stopped again; no Pea, record, file or folder stays on any node."""
     mesh = clean
     with LogTap(mesh.nats_url) as tap:
-        resp = _put_flow(mesh, "A", _flow_yaml(_pod("pb", host="B"),
-                                               _pod("pbad", uses="broken.yml", host="C")),
+        resp = put_flow(mesh, "A", flow_yaml(pod_yaml("pb", host="B"),
+                                               pod_yaml("pbad", uses="broken.yml", host="C")),
                          [("uses_files", ("broken.yml", _BROKEN_YML)),
                           ("pymodules_files", ("broken.py", _BROKEN_PY))])
         assert 400 <= resp.status_code < 600, resp.text
@@ -450,9 +286,9 @@ def test_pod_failing_on_one_node_leaves_nothing_anywhere(clean: Mesh) -> None:
                  timeout_s=5, what="pb ready then stopped on B, pbad failed on C")
     assert mesh.peas() == {"A": [], "B": [], "C": []}
     for node in ("A", "B", "C"):
-        assert _flow_ids(mesh, node) == []
+        assert flow_ids(mesh, node) == []
         assert requests.get(f"http://{mesh[node].ip}:{EDGE_PORT}/alive", timeout=5).ok
-    _assert_nothing_left(mesh)
+    assert_nothing_left(mesh)
 
 
 def test_flow_api_host_runs_a_pod_on_c_that_binds_toward_this_machine(
@@ -556,5 +392,5 @@ def test_remote_pod_of_a_killed_flow_process_goes_when_its_lease_ends(clean: Mes
         proc.stdin.close()  # type: ignore[union-attr]
     wait_for(lambda: c.peas() == [], timeout_s=2.0 + 3, what="the pod on C to go when its lease ends")
     pod_id = f"{flow_id}-pod1"
-    wait_for(lambda: _get_flow(mesh, "A", pod_id).status_code == 404, timeout_s=3,
+    wait_for(lambda: get_flow(mesh, "A", pod_id).status_code == 404, timeout_s=3,
              what="the pod's record to go with it")
